@@ -1,0 +1,396 @@
+"""The book's GPT as a transformers model.
+
+One implementation, with the book's module and parameter names (``tok_emb``, ``pos_emb``,
+``trf_blocks.N.att.W_query``, ``ff``, ``norm1``, ``final_norm``, ``out_head``), so the book's state
+dicts load as they are, and transformers' interfaces (``input_ids``, ``attention_mask``, ``cache``,
+``labels``, ``generate()``, attention backends) on top.
+
+This file is copied next to checkpoints pushed to the Hub (``trust_remote_code``), so it imports only
+``configuration_gpt`` (relatively) and installed packages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import initialization as init
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.generation import GenerationMixin
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel, slice_logits_to_keep
+from transformers.models.gpt2.modeling_gpt2 import eager_attention_forward
+from transformers.utils import can_return_tuple
+from transformers.utils.deprecation import deprecate_kwarg
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
+
+from .configuration_gpt import GPTConfig
+
+
+class LayerNorm(nn.Module):
+    """The book's LayerNorm: learnable ``scale`` and ``shift``, biased variance."""
+
+    def __init__(self, emb_dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.scale = nn.Parameter(torch.ones(emb_dim))
+        self.shift = nn.Parameter(torch.zeros(emb_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Same maths as the book's mean/var formula, in one fused kernel.
+        return F.layer_norm(x, self.scale.shape, self.scale, self.shift, self.eps)
+
+
+class FeedForward(nn.Module):
+    """Linear -> GELU (tanh approximation, as in the book and GPT-2) -> Linear."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(config.emb_dim, 4 * config.emb_dim),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(4 * config.emb_dim, config.emb_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def _drop_book_causal_mask(module, state_dict, prefix, *args) -> None:
+    # The book registers its causal mask as a persistent buffer, so its state dicts carry
+    # `trf_blocks.N.att.mask`. Our mask comes from transformers' masking utilities instead.
+    state_dict.pop(prefix + "mask", None)
+
+
+class MultiHeadAttention(nn.Module):
+    """The book's causal multi-head attention, computed by transformers' attention interface.
+
+    ``config._attn_implementation`` picks the kernel: ``"sdpa"`` (default), ``"eager"``,
+    ``"flash_attention_2"`` where installed, or any registered backend.
+    """
+
+    def __init__(self, config: GPTConfig, layer_idx: int):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.n_heads
+        self.head_dim = config.emb_dim // config.n_heads
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = True
+        self.W_query = nn.Linear(config.emb_dim, config.emb_dim, bias=config.qkv_bias)
+        self.W_key = nn.Linear(config.emb_dim, config.emb_dim, bias=config.qkv_bias)
+        self.W_value = nn.Linear(config.emb_dim, config.emb_dim, bias=config.qkv_bias)
+        self.out_proj = nn.Linear(config.emb_dim, config.emb_dim)
+        self.dropout = nn.Dropout(config.drop_rate)
+        self._register_load_state_dict_pre_hook(_drop_book_causal_mask)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch, seq_len, _ = hidden_states.shape
+        heads_shape = (batch, seq_len, self.num_heads, self.head_dim)
+        query = self.W_query(hidden_states).view(heads_shape).transpose(1, 2)
+        key = self.W_key(hidden_states).view(heads_shape).transpose(1, 2)
+        value = self.W_value(hidden_states).view(heads_shape).transpose(1, 2)
+
+        if cache is not None:
+            key, value = cache.update(key, value, self.layer_idx)
+
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        context, attn_weights = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=self.dropout.p if self.training else 0.0,
+            scaling=self.scaling,
+            **kwargs,
+        )
+        context = context.reshape(batch, seq_len, -1).contiguous()
+        return self.out_proj(context), attn_weights
+
+
+class TransformerBlock(GradientCheckpointingLayer):
+    """Pre-LayerNorm block: attention and feed-forward, each with a residual shortcut."""
+
+    def __init__(self, config: GPTConfig, layer_idx: int):
+        super().__init__()
+        # Creation order (att, ff, norm1, norm2) fixes which random numbers each weight gets.
+        self.att = MultiHeadAttention(config, layer_idx)
+        self.ff = FeedForward(config)
+        self.norm1 = LayerNorm(config.emb_dim, config.layer_norm_epsilon)
+        self.norm2 = LayerNorm(config.emb_dim, config.layer_norm_epsilon)
+        self.drop_shortcut = nn.Dropout(config.drop_rate)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        attn_output, _ = self.att(self.norm1(hidden_states), attention_mask, cache, **kwargs)
+        hidden_states = hidden_states + self.drop_shortcut(attn_output)
+        return hidden_states + self.drop_shortcut(self.ff(self.norm2(hidden_states)))
+
+
+class GPTPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and the class attributes transformers reads."""
+
+    config: GPTConfig
+    config_class = GPTConfig
+    # The book's parameter names are flat (no `transformer.` prefix) in both the base model and the
+    # LM model, so checkpoints of either load into the other without renaming.
+    base_model_prefix = ""
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["TransformerBlock"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _can_compile_fullgraph = True
+    _keys_to_ignore_on_load_unexpected = [r"att\.mask$"]
+    _can_record_outputs = {
+        "hidden_states": TransformerBlock,
+        "attentions": OutputRecorder(MultiHeadAttention, index=1),
+    }
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if self.config.init_scheme == "book":
+            # PyTorch's own defaults, as the book's model gets from its layers' constructors.
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.reset_parameters()
+            elif isinstance(module, LayerNorm):
+                init.ones_(module.scale)
+                init.zeros_(module.shift)
+            return
+
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if getattr(module, "bias", None) is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, LayerNorm):
+            init.ones_(module.scale)
+            init.zeros_(module.shift)
+        # GPT-2's scaled init of the two projections that write into the residual stream.
+        residual_std = std / math.sqrt(2 * self.config.n_layers)
+        if isinstance(module, MultiHeadAttention):
+            init.normal_(module.out_proj.weight, mean=0.0, std=residual_std)
+        elif isinstance(module, FeedForward):
+            init.normal_(module.layers[2].weight, mean=0.0, std=residual_std)
+
+
+class GPTBaseModel(GPTPreTrainedModel):
+    """The GPT body: embeddings, transformer blocks and the final norm; returns hidden states.
+
+    This is what ``AutoModel`` builds for a ``gpt_from_scratch`` config.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__(config)
+        self._build_body(config)
+        self.post_init()
+
+    def _build_body(self, config: GPTConfig) -> None:
+        # The layers' constructors draw PyTorch's default init; `post_init` draws it again, in the same
+        # (creation) order. Forking the RNG discards the first draw, so a seeded model gets exactly the
+        # book's weights and leaves the RNG where the book's constructor leaves it.
+        with torch.random.fork_rng(devices=[]):
+            self.tok_emb = nn.Embedding(config.vocab_size, config.emb_dim)
+            self.pos_emb = nn.Embedding(config.context_length, config.emb_dim)
+            self.drop_emb = nn.Dropout(config.drop_rate)
+            self.trf_blocks = nn.ModuleList(TransformerBlock(config, i) for i in range(config.n_layers))
+            self.final_norm = LayerNorm(config.emb_dim, config.layer_norm_epsilon)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.tok_emb
+
+    def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
+        self.tok_emb = new_embeddings
+
+    def _check_inputs(
+        self,
+        input_ids: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        past_length: int,
+    ) -> None:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        if input_ids is not None:
+            if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
+                raise TypeError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}")
+            if input_ids.ndim != 2:
+                raise ValueError(f"input_ids must have shape (batch, tokens), got {tuple(input_ids.shape)}")
+        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
+        if shape[1] == 0:
+            raise ValueError("input_ids is empty: pass at least one token")
+        total = past_length + shape[1]
+        if total > self.config.context_length:
+            raise ValueError(
+                f"{total} positions ({past_length} cached + {shape[1]} new) exceed context_length="
+                f"{self.config.context_length}, the number of learned position embeddings; "
+                "crop the input to its last context_length tokens"
+            )
+        if attention_mask is not None and attention_mask.ndim == 2 and attention_mask.shape != (shape[0], total):
+            raise ValueError(
+                f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs need ({shape[0]}, {total})"
+            )
+        if torch.compiler.is_compiling():
+            return
+        if input_ids is not None and input_ids.numel() > 0:
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= self.config.vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"input_ids contains token id {bad}, outside 0..{self.config.vocab_size - 1} (vocab_size)"
+                )
+        if inputs_embeds is not None and not torch.isfinite(inputs_embeds).all():
+            raise ValueError("inputs_embeds contains NaN or inf values")
+
+    @merge_with_config_defaults
+    @capture_outputs
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs: Any,
+    ) -> BaseModelOutputWithPast:
+        r"""Run the body.
+
+        Args:
+            input_ids: Token ids of shape ``(batch, tokens)``; with a ``cache``, only the new tokens.
+            attention_mask: 1 for real tokens, 0 for padding, over cached and new tokens.
+            position_ids: Positions of the new tokens; derived from ``attention_mask`` when omitted,
+                so left-padded rows start at position 0.
+            cache: Key/value cache (a transformers ``Cache``) to extend.
+            inputs_embeds: Token embeddings instead of ``input_ids``.
+            use_cache: Return the (possibly new) cache; defaults to ``config.use_cache``.
+        """
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
+        past_length = cache.get_seq_length() if cache is not None else 0
+        self._check_inputs(input_ids, inputs_embeds, attention_mask, past_length)
+
+        if inputs_embeds is None:
+            inputs_embeds = self.tok_emb(input_ids)
+        seq_len = inputs_embeds.shape[1]
+        if position_ids is None:
+            if attention_mask is not None and attention_mask.ndim == 2:
+                position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -seq_len:]
+            else:
+                position_ids = torch.arange(past_length, past_length + seq_len, device=inputs_embeds.device)
+                position_ids = position_ids.unsqueeze(0)
+
+        hidden_states = self.drop_emb(inputs_embeds + self.pos_emb(position_ids))
+        causal_mask = create_causal_mask(
+            config=self.config,
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            cache=cache,
+            position_ids=position_ids,
+        )
+        for block in self.trf_blocks:
+            hidden_states = block(hidden_states, causal_mask, cache, position_ids=position_ids, **kwargs)
+        hidden_states = self.final_norm(hidden_states)
+
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
+
+
+class GPTForCausalLM(GPTBaseModel, GenerationMixin):
+    """The GPT body with the book's ``out_head``: a causal language model for ``generate()``,
+    ``pipeline("text-generation")`` and the ``Trainer``.
+
+    It extends :class:`GPTBaseModel` rather than wrapping it so the parameter names stay the book's
+    (``tok_emb.weight``, ..., ``out_head.weight``) and the book's state dicts load with ``strict=True``.
+    """
+
+    _tied_weights_keys = {"out_head.weight": "tok_emb.weight"}
+
+    def __init__(self, config: GPTConfig):
+        GPTPreTrainedModel.__init__(self, config)
+        self._build_body(config)
+        with torch.random.fork_rng(devices=[]):
+            self.out_head = nn.Linear(config.emb_dim, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.out_head
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.out_head = new_embeddings
+
+    @can_return_tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        r"""Next-token logits, and the shifted cross-entropy when ``labels`` are given.
+
+        Args:
+            labels: Token ids of shape ``(batch, tokens)``, usually ``input_ids`` itself: the model
+                shifts them. ``-100`` marks positions to ignore.
+            logits_to_keep: Compute logits for only the last N positions (``0``: all); ``generate()``
+                uses 1 while decoding.
+
+        The other arguments are :meth:`GPTBaseModel.forward`'s.
+        """
+        if labels is not None:
+            expected = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
+            if labels.shape != expected:
+                raise ValueError(f"labels has shape {tuple(labels.shape)} but the inputs have {tuple(expected)}")
+        outputs: BaseModelOutputWithPast = super().forward(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        logits = self.out_head(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))
+
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
+
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+__all__ = ["GPTPreTrainedModel", "GPTBaseModel", "GPTForCausalLM"]
