@@ -1,0 +1,71 @@
+"""Writing checkpoint directories so that a crash never leaves a half-written one in place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .tokenization import build_gpt2_tokenizer, save_tokenizer
+
+
+@contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``target``; on success it replaces ``target``.
+
+    If the body raises (or the process dies), ``target`` keeps its previous contents and the temporary
+    directory is removed (or, after a SIGKILL, left as a hidden ``.NAME.tmp-*`` folder that nothing loads).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        if target.exists():
+            # Two renames: a kill between them leaves the old checkpoint complete under `.NAME.old-*`.
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def save_checkpoint(
+    model: PreTrainedModel,
+    save_directory: str | Path,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """``save_pretrained`` the model (safetensors, config, generation config) and its tokenizer, atomically.
+
+    Args:
+        model: The model to save.
+        save_directory: The checkpoint directory; replaced only once everything is written.
+        tokenizer: Tokenizer saved beside the weights; defaults to GPT-2's (:func:`build_gpt2_tokenizer`).
+        extra: Called with the temporary directory to write more files before it is moved into place.
+    """
+    if tokenizer is None:
+        tokenizer = build_gpt2_tokenizer(model_max_length=model.config.max_position_embeddings)
+    with atomic_directory(save_directory) as tmp:
+        model.save_pretrained(tmp)
+        save_tokenizer(tokenizer, tmp)
+        if extra is not None:
+            extra(tmp)
+    return Path(save_directory)
