@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("gpt_from_scratch.demo", "run the end-to-end example on built-in data (no network)"),
+    "demo": ("gpt_from_scratch.commands.demo", "run the end-to-end example on built-in data (no network)"),
 }
 
 # Errors a user can cause and fix: reported in one line, exit status 2. Anything else is a bug and

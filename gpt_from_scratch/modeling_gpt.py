@@ -89,7 +89,7 @@ class MultiHeadAttention(nn.Module):
         self.W_value = nn.Linear(config.emb_dim, config.emb_dim, bias=config.qkv_bias)
         self.out_proj = nn.Linear(config.emb_dim, config.emb_dim)
         self.dropout = nn.Dropout(config.drop_rate)
-        self._register_load_state_dict_pre_hook(_drop_book_causal_mask)
+        self.register_load_state_dict_pre_hook(_drop_book_causal_mask)
 
     def forward(
         self,
@@ -201,6 +201,9 @@ class GPTBaseModel(GPTPreTrainedModel):
 
     This is what ``AutoModel`` builds for a ``gpt_from_scratch`` config.
     """
+
+    # A causal-LM checkpoint loaded as a base model carries the output head: expected, not a problem.
+    _keys_to_ignore_on_load_unexpected = [r"att\.mask$", r"^out_head\."]
 
     def __init__(self, config: GPTConfig):
         super().__init__(config)

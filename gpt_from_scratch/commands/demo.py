@@ -11,8 +11,8 @@ import argparse
 import torch
 from transformers import AutoModelForCausalLM
 
-from .configuration_gpt import PRESETS, GPTConfig
-from .tokenization import build_gpt2_tokenizer
+from ..configuration_gpt import PRESETS, GPTConfig
+from ..tokenization import build_gpt2_tokenizer
 
 # The notebook's two examples: "every effort moves" -> " effort moves you",
 # "I really like" -> " really like chocolate".
