@@ -58,6 +58,7 @@ class FeedForward(nn.Module):
             nn.GELU(approximate="tanh"),
             nn.Linear(4 * config.emb_dim, config.emb_dim),
         )
+        self.layers[2].writes_residual = True  # read by GPTPreTrainedModel._init_weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
@@ -88,6 +89,7 @@ class MultiHeadAttention(nn.Module):
         self.W_key = nn.Linear(config.emb_dim, config.emb_dim, bias=config.qkv_bias)
         self.W_value = nn.Linear(config.emb_dim, config.emb_dim, bias=config.qkv_bias)
         self.out_proj = nn.Linear(config.emb_dim, config.emb_dim)
+        self.out_proj.writes_residual = True  # read by GPTPreTrainedModel._init_weights
         self.dropout = nn.Dropout(config.drop_rate)
         self.register_load_state_dict_pre_hook(_drop_book_causal_mask)
 
@@ -181,6 +183,9 @@ class GPTPreTrainedModel(PreTrainedModel):
             return
 
         std = self.config.initializer_range
+        if getattr(module, "writes_residual", False):
+            # GPT-2's scaled init of the two projections per block that write into the residual stream.
+            std /= math.sqrt(2 * self.config.n_layers)
         if isinstance(module, (nn.Linear, nn.Embedding)):
             init.normal_(module.weight, mean=0.0, std=std)
             if getattr(module, "bias", None) is not None:
@@ -188,12 +193,6 @@ class GPTPreTrainedModel(PreTrainedModel):
         elif isinstance(module, LayerNorm):
             init.ones_(module.scale)
             init.zeros_(module.shift)
-        # GPT-2's scaled init of the two projections that write into the residual stream.
-        residual_std = std / math.sqrt(2 * self.config.n_layers)
-        if isinstance(module, MultiHeadAttention):
-            init.normal_(module.out_proj.weight, mean=0.0, std=residual_std)
-        elif isinstance(module, FeedForward):
-            init.normal_(module.layers[2].weight, mean=0.0, std=residual_std)
 
 
 class GPTBaseModel(GPTPreTrainedModel):
