@@ -132,7 +132,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(ids):
     model(input_ids=ids, labels=ids).loss.backward()
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()
     model(input_ids=ids, labels=ids, use_cache=False).loss.backward()
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[name], atol=1e-6, rtol=1e-5, msg=name)
