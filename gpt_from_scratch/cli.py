@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gpt_from_scratch.commands.demo", "run the end-to-end example on built-in data (no network)"),
+    "train": ("gpt_from_scratch.commands.train", "pretrain or fine-tune with the transformers Trainer"),
 }
 
 # Errors a user can cause and fix: reported in one line, exit status 2. Anything else is a bug and
