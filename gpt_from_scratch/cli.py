@@ -16,6 +16,10 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gpt_from_scratch.commands.demo", "run the end-to-end example on built-in data (no network)"),
     "train": ("gpt_from_scratch.commands.train", "pretrain or fine-tune with the transformers Trainer"),
+    "convert": ("gpt_from_scratch.commands.convert", "import weights from the book, GPT-2 or nanoGPT; export to GPT-2"),
+    "perplexity": ("gpt_from_scratch.commands.perplexity", "perplexity of any causal LM on a datasets split"),
+    "push": ("gpt_from_scratch.commands.push", "upload a checkpoint with its code and a model card to the Hub"),
+    "generate": ("gpt_from_scratch.commands.generate", "continue a prompt with a checkpoint, streaming the text"),
 }
 
 # Errors a user can cause and fix: reported in one line, exit status 2. Anything else is a bug and
@@ -23,12 +27,19 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (exit status 2), pointing at ``--help``."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gpt-from-scratch",
         description="The GPT of 'Build a Large Language Model (From Scratch)' as a transformers model.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(_module=module_name)

@@ -104,6 +104,16 @@ class GPTConfig(PreTrainedConfig):
             raise ValueError(f"preset={name!r} is not a known preset; choose one of {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> GPTConfig:
+        # transformers only warns on a foreign model_type and then builds a default config, which would
+        # load the weights into the wrong architecture; refuse instead.
+        model_type = config_dict.get("model_type", cls.model_type)
+        if model_type != cls.model_type:
+            hint = " (convert it: gpt-from-scratch convert SRC OUT --from gpt2)" if model_type == "gpt2" else ""
+            raise ValueError(f"config has model_type={model_type!r}, expected {cls.model_type!r}{hint}")
+        return super().from_dict(config_dict, **kwargs)
+
     @property
     def head_dim(self) -> int:
         return self.emb_dim // self.n_heads
