@@ -232,6 +232,8 @@ def _count_parameters(checkpoint_dir: Path, weight_files: Iterable[str]) -> int:
     # Shapes come from the safetensors headers: no tensor is read.
     total = 0
     for name in weight_files:
+        if not name.endswith(".safetensors"):
+            continue  # the shard index
         with safe_open(checkpoint_dir / name, framework="pt") as handle:
             for key in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
                 total += math.prod(handle.get_slice(key).get_shape())

@@ -177,6 +177,25 @@ def test_model_card_without_results(tiny_checkpoint):
     assert "No evaluation results" in card.text
 
 
+def test_sharded_checkpoint_uploads_the_index_and_every_shard(tiny_model, gpt2_tokenizer, tmp_path):
+    tiny_model.save_pretrained(tmp_path / "sharded", max_shard_size="5MB")
+    save_tokenizer(gpt2_tokenizer, tmp_path / "sharded")
+    plan = stage_upload(tmp_path / "sharded", tmp_path / "staged", "me/sharded")
+    index = json.loads((tmp_path / "sharded" / "model.safetensors.index.json").read_text())
+    shards = set(index["weight_map"].values())
+    assert len(shards) > 1 and shards | {"model.safetensors.index.json"} <= set(plan.files)
+    assert f"({tiny_model.num_parameters():,}) parameters" in (tmp_path / "staged" / "README.md").read_text()
+
+
+def test_a_model_card_in_the_checkpoint_is_uploaded_as_is(tiny_checkpoint, tmp_path):
+    own = tmp_path / "own"
+    shutil.copytree(tiny_checkpoint, own)
+    (own / "README.md").write_text("---\nlicense: mit\n---\n# Mine\n", encoding="utf-8")
+    plan = stage_upload(own, tmp_path / "staged", "me/own")
+    assert plan.card == "checkpoint"
+    assert (tmp_path / "staged" / "README.md").read_text() == "---\nlicense: mit\n---\n# Mine\n"
+
+
 def test_push_uploads_the_staged_folder_in_one_commit(checkpoints):
     """The upload side up to the network: a recording stand-in for ``HfApi``."""
     _, causal_dir, _ = checkpoints["causal_lm"]
