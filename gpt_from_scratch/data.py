@@ -40,7 +40,11 @@ def load_text_dataset(
     if dataset in LOCAL_BUILDERS and not data_files:
         raise ValueError(f"--dataset {dataset} reads local files: pass them with --data-files FILE...")
     kwargs = {"data_files": list(data_files)} if data_files else {}
-    ds = datasets.load_dataset(dataset, dataset_config, split=split, **kwargs)
+    try:
+        ds = datasets.load_dataset(dataset, dataset_config, split=split, **kwargs)
+    except datasets.exceptions.DatasetGenerationError as error:
+        # e.g. an empty local file: no row to infer the columns from.
+        raise ValueError(f"{dataset} ({split}) could not be read: {error.__cause__ or error}") from error
     if text_column not in ds.column_names:
         raise ValueError(
             f"--text-column {text_column!r} is not a column of {dataset} ({split}); columns: {ds.column_names}"
