@@ -202,14 +202,17 @@ def read_eval_results(checkpoint_dir: str | Path) -> dict[str, Any] | None:
     return results
 
 
+def _dataset_name(dataset: str) -> str:
+    # The perplexity command takes a Hub id or one of datasets' local builders (which read local files).
+    return f"local {dataset} files" if dataset in LOCAL_BUILDERS else dataset
+
+
 def _eval_result(results: dict[str, Any], metric: str, value: float, name: str) -> EvalResult:
-    dataset = results["dataset"]
     return EvalResult(
         task_type="text-generation",
         task_name="Text Generation",
-        dataset_type=dataset,
-        # The perplexity command takes a Hub id or one of datasets' local builders (which read local files).
-        dataset_name=f"local {dataset} files" if dataset in LOCAL_BUILDERS else dataset,
+        dataset_type=results["dataset"],
+        dataset_name=_dataset_name(results["dataset"]),
         dataset_config=results.get("dataset_config"),
         dataset_split=results.get("split"),
         metric_type=metric,
@@ -287,7 +290,7 @@ def render_model_card(
             eval_results.append(
                 _eval_result(results, "bits_per_byte", float(results["bits_per_byte"]), "Bits per byte")
             )
-        dataset = results["dataset"]
+        dataset = _dataset_name(results["dataset"])
         if results.get("dataset_config"):
             dataset = f"{dataset} ({results['dataset_config']})"
         eval_rows.append(

@@ -177,6 +177,18 @@ def test_model_card_without_results(tiny_checkpoint):
     assert "No evaluation results" in card.text
 
 
+def test_model_card_names_local_evaluation_files(tiny_checkpoint, tmp_path):
+    local = tmp_path / "local"
+    shutil.copytree(tiny_checkpoint, local)
+    results = {"perplexity": 7.5, "dataset": "text", "split": "train", "data_files": ["/home/me/verdict.txt"]}
+    (local / EVAL_RESULTS_FILE).write_text(json.dumps(results), encoding="utf-8")
+    card = render_model_card(local, "me/local")
+    (result,) = card.data.eval_results
+    assert (result.dataset_type, result.dataset_name, result.metric_value) == ("text", "local text files", 7.5)
+    assert card.data.datasets is None  # evaluation data is not training data
+    assert "/home/me" not in str(card)
+
+
 def test_sharded_checkpoint_uploads_the_index_and_every_shard(tiny_model, gpt2_tokenizer, tmp_path):
     tiny_model.save_pretrained(tmp_path / "sharded", max_shard_size="5MB")
     save_tokenizer(gpt2_tokenizer, tmp_path / "sharded")
