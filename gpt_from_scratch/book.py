@@ -35,8 +35,20 @@ class GPTModel(GPTForCausalLM):
     def forward(self, in_idx: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor | Any:
         if kwargs:
             # transformers' own callers (generate, Trainer) use the keyword interface.
-            return super().forward(input_ids=in_idx, **kwargs)
+            if in_idx is not None:
+                kwargs["input_ids"] = in_idx
+            return super().forward(**kwargs)
         return super().forward(input_ids=in_idx, use_cache=False).logits
+
+    def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
+        """Save as the :class:`GPTForCausalLM` this is (same weights and config).
+
+        Its code (``modeling_gpt.py``) loads anywhere with ``trust_remote_code``; this module needs the
+        whole package.
+        """
+        as_causal_lm = GPTForCausalLM.__new__(GPTForCausalLM)
+        as_causal_lm.__dict__ = self.__dict__  # a view sharing the modules: nothing is copied
+        return as_causal_lm.save_pretrained(save_directory, *args, **kwargs)
 
 
 def generate_text_simple(model: torch.nn.Module, idx: torch.Tensor, max_new_tokens: int, context_size: int) -> torch.Tensor:

@@ -35,13 +35,23 @@ def test_saved_files_and_bit_exact_round_trip(tmp_path, tiny_model, gpt2_tokeniz
     assert AutoTokenizer.from_pretrained(path).eos_token_id == 50256
 
 
-def test_book_face_saves_and_loads_too(tmp_path):
+def test_book_face_saves_as_the_causal_lm_and_loads_too(tmp_path):
     model = GPTModel(TINY_BOOK_CONFIG).eval()
     model.save_pretrained(tmp_path)
-    loaded = GPTModel.from_pretrained(tmp_path).eval()
+    config = json.loads((tmp_path / "config.json").read_text())
+    # Hub code must not need this package: the book face is saved as the GPTForCausalLM it is.
+    assert config["architectures"] == ["GPTForCausalLM"]
+    assert config["auto_map"]["AutoModelForCausalLM"] == "modeling_gpt.GPTForCausalLM"
+    assert not (tmp_path / "book.py").exists()
     ids = torch.tensor([[1, 2, 3, 4]])
+    loaded = GPTModel.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         assert torch.equal(loaded(ids), model(ids))
+        assert torch.equal(AutoModelForCausalLM.from_pretrained(tmp_path)(input_ids=ids).logits, model(ids))
+    # generate() and the keyword interface work on the book face too.
+    generated = model.generate(input_ids=ids, max_new_tokens=3, do_sample=False)
+    assert generated.shape == (1, 7)
+    assert torch.equal(model(input_ids=ids).logits, model(ids))
 
 
 def test_tied_checkpoint_round_trip(tmp_path):
