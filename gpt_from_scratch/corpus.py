@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import warnings
 from collections.abc import Sequence
 
 import datasets
@@ -107,15 +108,18 @@ def module_document(module_name: str) -> str:
     (sorted by name), each after a line with its qualified name; empty if the module has none."""
     module = importlib.import_module(module_name)
     parts = [inspect.getdoc(module) or ""]
-    for name in sorted(dir(module)):
-        obj = getattr(module, name, None)
-        if name.startswith("_") or not _defined_in(obj, module_name):
-            continue
-        parts.append(_entry(f"{module_name}.{name}", obj))
-        if inspect.isclass(obj):
-            for member_name, member in sorted(vars(obj).items()):
-                if not member_name.startswith("_") and callable(getattr(obj, member_name, None)):
-                    parts.append(_entry(f"{module_name}.{name}.{member_name}", member))
+    with warnings.catch_warnings():
+        # Reading deprecated attributes (typing.io, ...) warns; we only read their docstrings.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for name in sorted(dir(module)):
+            obj = getattr(module, name, None)
+            if name.startswith("_") or not _defined_in(obj, module_name):
+                continue
+            parts.append(_entry(f"{module_name}.{name}", obj))
+            if inspect.isclass(obj):
+                for member_name, member in sorted(vars(obj).items()):
+                    if not member_name.startswith("_") and callable(getattr(obj, member_name, None)):
+                        parts.append(_entry(f"{module_name}.{name}.{member_name}", member))
     return "\n\n".join(part for part in parts if part)
 
 

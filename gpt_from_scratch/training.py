@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from transformers import (
     AutoModelForCausalLM,
+    AutoTokenizer,
     HfArgumentParser,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -314,6 +315,25 @@ def _add_lora(model: PreTrainedModel, model_args: ModelArguments) -> nn.Module:
     return get_peft_model(model, config)
 
 
+def load_tokenizer(model_args: ModelArguments, context_length: int) -> PreTrainedTokenizerBase:
+    """The tokenizer saved with ``--model`` when it has one (it must be GPT-2's: the data is tokenised with
+    tiktoken's GPT-2 encoding), else :func:`build_gpt2_tokenizer`."""
+    if model_args.model is not None:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_args.model)
+        except (OSError, ValueError):
+            tokenizer = None
+        if tokenizer is not None:
+            probe = "GPT-2's byte pairs:\tünïcode, 3.14  spaces\n"
+            if tokenizer.encode(probe, add_special_tokens=False) != get_gpt2_encoding().encode_ordinary(probe):
+                raise ValueError(
+                    f"--model {model_args.model} comes with a tokenizer that is not GPT-2's byte-pair encoding, "
+                    "which this command tokenises the data with"
+                )
+            return tokenizer
+    return build_gpt2_tokenizer(model_max_length=context_length)
+
+
 # --------------------------------------------------------------------------------------------------
 # Checkpoints
 
@@ -394,12 +414,6 @@ class GPTTrainer(Trainer):
             loss = logs[key]
             logs[key[: -len("loss")] + "perplexity"] = math.exp(loss) if loss < 700 else math.inf
         super().log(logs, start_time)
-
-    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
-        super()._save(output_dir, state_dict)
-        if self.args.should_save and isinstance(self.processing_class, PreTrainedTokenizerBase):
-            # Rewrite it the way transformers 4.x readers load too.
-            save_tokenizer(self.processing_class, output_dir or self.args.output_dir)
 
     def _get_output_dir(self, trial: Any) -> str:
         return self._checkpoint_staging_dir or super()._get_output_dir(trial)
@@ -543,7 +557,7 @@ def run_training(
     block_size = data_args.block_size or context_length
     if block_size > context_length:
         raise ValueError(f"--block-size {block_size} exceeds the model's context_length={context_length}")
-    tokenizer = build_gpt2_tokenizer(model_max_length=context_length)
+    tokenizer = load_tokenizer(model_args, context_length)
 
     if validation_texts is None:
         train_texts, validation_texts = split_documents(
@@ -584,6 +598,7 @@ __all__ = [
     "dataclass_from_args",
     "is_complete_checkpoint",
     "latest_complete_checkpoint",
+    "load_tokenizer",
     "resolve_resume_checkpoint",
     "run_training",
     "save_final_model",
