@@ -303,10 +303,15 @@ def _tokenizer_beside(name_or_path: str | Path) -> PreTrainedTokenizerBase | Non
 
 
 def _model_type(name_or_path: str | Path) -> str | None:
+    text = str(name_or_path)
+    # A Hub id is "name" or "owner/name"; anything else that does not exist is a missing directory.
+    if not Path(text).exists() and (Path(text).is_absolute() or text.startswith((".", "~")) or text.count("/") > 1):
+        raise FileNotFoundError(f"{text}: no such checkpoint directory")
     try:
         config_dict, _ = PreTrainedConfig.get_config_dict(str(name_or_path))
     except OSError as error:
-        raise FileNotFoundError(f"cannot read a transformers checkpoint from {name_or_path}: {error}") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FileNotFoundError(f"cannot read a transformers checkpoint from {name_or_path}: {reason}") from None
     return config_dict.get("model_type")
 
 

@@ -192,6 +192,7 @@ def test_wrong_model_types_are_refused(tmp_path, tiny_checkpoint, capsys):
     assert main(["convert", str(tiny_checkpoint), str(tmp_path / "out"), "--from", "gpt2"]) == 2
     assert "'gpt_from_scratch' checkpoint, not a GPT-2" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "nowhere"), str(tmp_path / "out"), "--from", "gpt2"]) == 2
+    assert "nowhere: no such checkpoint directory" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
