@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache
-from transformers.generation import GenerationMixin
+from transformers.generation import GenerationConfig, GenerationMixin
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
@@ -336,12 +336,105 @@ class GPTForCausalLM(GPTBaseModel, GenerationMixin):
         with torch.random.fork_rng(devices=[]):
             self.out_head = nn.Linear(config.emb_dim, config.vocab_size, bias=False)
         self.post_init()
+        # GPT-2 has no padding token: rows that finish early are padded with end-of-text, as stock GPT-2
+        # pipelines do, so `generate()` neither guesses nor warns. Saved in generation_config.json.
+        if self.generation_config is not None:
+            if self.generation_config.pad_token_id is None:
+                self.generation_config.pad_token_id = config.eos_token_id
+            # A generation config marked as derived from the model config drops custom fields such as
+            # `crop_to_context` when loaded back; this one is the model's own.
+            self.generation_config._from_model_config = False
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.out_head
 
     def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.out_head = new_embeddings
+
+    # -- generate() ---------------------------------------------------------------------------------
+    # Learned position embeddings end at `context_length`. By default generate() refuses, before any
+    # compute, a request that would need more positions. `crop_to_context=True` (a generate() argument,
+    # or a field of the generation config / generation_config.json) opts into the book's behaviour
+    # instead: once the sequence outgrows the window, every step re-reads only its last `context_length`
+    # tokens at positions 0..context_length-1, exactly as `generate_text_simple` does.
+
+    def _prepare_generation_config(
+        self, generation_config: GenerationConfig | None, **kwargs: Any
+    ) -> tuple[GenerationConfig, dict[str, Any]]:
+        crop_to_context = kwargs.pop("crop_to_context", None)
+        generation_config, model_kwargs = super()._prepare_generation_config(generation_config, **kwargs)
+        if crop_to_context is None:
+            crop_to_context = getattr(generation_config, "crop_to_context", False)
+        if not isinstance(crop_to_context, bool):
+            raise TypeError(f"crop_to_context must be True or False, got {crop_to_context!r}")
+        generation_config.crop_to_context = crop_to_context
+        if crop_to_context:
+            # Decoding steps see model kwargs, not the generation config.
+            model_kwargs["crop_to_context"] = True
+        return generation_config, model_kwargs
+
+    def _validate_generated_length(
+        self, generation_config: GenerationConfig, input_ids_length: int, has_default_max_length: bool
+    ) -> None:
+        super()._validate_generated_length(generation_config, input_ids_length, has_default_max_length)
+        if getattr(generation_config, "crop_to_context", False):
+            return
+        limit = self.config.context_length
+        # The last new token is never fed back into the model, so a sequence may end one token past the window.
+        if generation_config.max_length - 1 > limit:
+            new_tokens = generation_config.max_length - input_ids_length
+            if input_ids_length > limit:
+                problem = f"the prompt has {input_ids_length} tokens, more than context_length={limit}"
+            else:
+                problem = (
+                    f"a prompt of {input_ids_length} tokens plus max_new_tokens={new_tokens} needs "
+                    f"{generation_config.max_length - 1} positions, more than context_length={limit} "
+                    f"(at most {limit + 1 - input_ids_length} new tokens fit after this prompt)"
+                )
+            raise ValueError(
+                f"{problem}; the model has learned position embeddings for {limit} positions only. Shorten the "
+                f"prompt or max_new_tokens, or pass crop_to_context=True to generate() to keep only the last "
+                f"{limit} tokens at each step, as the book's generate_text_simple does"
+            )
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        next_sequence_length: int | None = None,
+        cache: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        is_first_iteration: bool | None = False,
+        crop_to_context: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """transformers' preparation, plus the book's window cropping when ``crop_to_context`` is set."""
+        window = self.config.context_length
+        past_length = cache.get_seq_length() if cache is not None else 0
+        new_length = input_ids.shape[1] - past_length if next_sequence_length is None else next_sequence_length
+        if crop_to_context and past_length + new_length > window:
+            if inputs_embeds is not None and is_first_iteration:
+                raise ValueError("crop_to_context=True needs the prompt as input_ids, not inputs_embeds")
+            # Every position moves when the window slides, so nothing cached stays valid: recompute the
+            # window from scratch, as the book's loop does at every step.
+            if cache is not None:
+                cache.reset()
+            input_ids = input_ids[:, -window:]
+            next_sequence_length = None
+            if attention_mask is not None:
+                attention_mask = attention_mask[:, -window:]
+                kwargs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+            else:
+                kwargs["position_ids"] = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        return super().prepare_inputs_for_generation(
+            input_ids,
+            next_sequence_length=next_sequence_length,
+            cache=cache,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            is_first_iteration=is_first_iteration,
+            **kwargs,
+        )
 
     @can_return_tuple
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")

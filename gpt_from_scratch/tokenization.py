@@ -78,6 +78,10 @@ def build_gpt2_tokenizer(model_max_length: int = 1024) -> PreTrainedTokenizerBas
         bos_token=ENDOFTEXT,
         eos_token=ENDOFTEXT,
         unk_token=ENDOFTEXT,
+        # GPT-2 has no padding token; end-of-text pads batches (masked out by the attention mask), on the
+        # left as decoder-only generation needs, so batched generate() and pipelines work out of the box.
+        pad_token=ENDOFTEXT,
+        padding_side="left",
         model_max_length=model_max_length,
         add_prefix_space=False,
     )
