@@ -64,7 +64,13 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _fsync_tree(root: Path) -> None:
+    # mkdtemp makes the directory owner-only; a checkpoint should be as readable as any file the user
+    # writes (serving engines often run as another user).
+    umask = os.umask(0)
+    os.umask(umask)
+    root.chmod(0o777 & ~umask)
     for path in root.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())

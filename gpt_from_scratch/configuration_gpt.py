@@ -6,6 +6,8 @@ installed packages.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from transformers import PreTrainedConfig
@@ -103,6 +105,25 @@ class GPTConfig(PreTrainedConfig):
         if name not in PRESETS:
             raise ValueError(f"preset={name!r} is not a known preset; choose one of {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
+
+    @classmethod
+    def from_config_file(cls, path: str | Path, **overrides: Any) -> GPTConfig:
+        """Read a JSON object of config keys: the book's (``json.dump(GPT_CONFIG_124M, f)``) or any field
+        of this class. Unknown keys are refused rather than silently kept."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config {path}: no such file")
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"--config {path} is not valid JSON: {error}") from None
+        if not isinstance(values, dict):
+            raise TypeError(f"--config {path} must hold a JSON object of config keys, got {type(values).__name__}")
+        known = {name for klass in cls.__mro__ for name in getattr(klass, "__annotations__", {})}
+        unknown = sorted(set(values) - known - {"model_type", "architectures", "auto_map"})
+        if unknown:
+            raise ValueError(f"--config {path} has unknown keys {unknown}; the book's keys are {sorted(GPT_CONFIG_124M)}")
+        return cls.from_dict({**values, **overrides})
 
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> GPTConfig:

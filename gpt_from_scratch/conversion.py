@@ -331,20 +331,8 @@ def _check_loading_info(info: Mapping[str, Any], source: str | Path) -> None:
 
 
 def load_book_config(path: str | Path) -> GPTConfig:
-    """Read a JSON file with the book's config keys (``vocab_size``, ``context_length``, ``emb_dim``,
-    ``n_heads``, ``n_layers``, ``drop_rate``, ``qkv_bias``; other :class:`GPTConfig` fields allowed)."""
-    path = Path(path)
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--config {path} is not valid JSON: {error}") from None
-    if not isinstance(values, dict):
-        raise TypeError(f"--config {path} must hold a JSON object of config keys, got {type(values).__name__}")
-    known = set(GPTConfig.__annotations__)
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"--config {path} has unknown keys {unknown}; known keys: {sorted(known)}")
-    return GPTConfig(**values)
+    """Read a JSON file with the book's config keys (see :meth:`GPTConfig.from_config_file`)."""
+    return GPTConfig.from_config_file(path)
 
 
 def load_book(path: str | Path, config: GPTConfig) -> GPTForCausalLM:

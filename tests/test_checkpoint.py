@@ -125,3 +125,13 @@ def test_sigkill_during_save_never_leaves_a_half_checkpoint(tmp_path, tiny_check
             proc.kill()
         proc.wait()
         AutoModelForCausalLM.from_pretrained(target)
+
+
+def test_saved_checkpoints_are_readable_by_others(tmp_path, tiny_model):
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(tiny_model, tmp_path / "ckpt")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o755
+    assert (path / "model.safetensors").stat().st_mode & 0o777 == 0o644

@@ -1,5 +1,7 @@
 """GPTConfig: the book's keys, transformers' names, presets and validation."""
 
+import json
+
 import pytest
 import torch
 
@@ -68,3 +70,18 @@ def test_round_trip_through_json(tmp_path):
     loaded = GPTConfig.from_pretrained(tmp_path)
     for key, value in GPT_CONFIG_124M.items():
         assert getattr(loaded, key) == value
+
+
+def test_config_file_with_the_books_keys(tmp_path):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(GPT_CONFIG_124M))
+    config = GPTConfig.from_config_file(path, n_layers=2)
+    assert (config.emb_dim, config.context_length, config.n_layers) == (768, 256, 2)
+    path.write_text(json.dumps({**GPT_CONFIG_124M, "emb_size": 10}))
+    with pytest.raises(ValueError, match=r"unknown keys \['emb_size'\]"):
+        GPTConfig.from_config_file(path)
+    path.write_text("{oops")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        GPTConfig.from_config_file(path)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        GPTConfig.from_config_file(tmp_path / "missing.json")
