@@ -13,6 +13,7 @@ from typing import Any
 from transformers import PreTrainedConfig
 
 INIT_SCHEMES = ("book", "gpt2")
+GELU_APPROXIMATIONS = ("tanh", "none")
 
 # The seed notebook's configuration, with the book's key names.
 GPT_CONFIG_124M: dict[str, Any] = {
@@ -63,6 +64,8 @@ class GPTConfig(PreTrainedConfig):
         n_layers: Number of transformer blocks.
         drop_rate: Dropout after embeddings, on attention weights and on both residual branches.
         qkv_bias: Whether the query/key/value projections have biases (OpenAI's GPT-2 weights do).
+        gelu_approximate: ``"tanh"`` (the book's and GPT-2's GELU) or ``"none"`` (exact erf GELU, as in
+            nanoGPT), passed to ``nn.GELU``.
         layer_norm_epsilon: Added to the variance in every LayerNorm.
         init_scheme: ``"book"`` (PyTorch's default initialisation, the book's, so seeded models match
             it) or ``"gpt2"`` (normal(0, ``initializer_range``), residual projections scaled by
@@ -86,6 +89,7 @@ class GPTConfig(PreTrainedConfig):
     n_layers: int = 12
     drop_rate: float = 0.1
     qkv_bias: bool = False
+    gelu_approximate: str = "tanh"
     layer_norm_epsilon: float = 1e-5
     init_scheme: str = "book"
     initializer_range: float = 0.02
@@ -155,6 +159,8 @@ class GPTConfig(PreTrainedConfig):
             raise TypeError(f"drop_rate must be a float, got {self.drop_rate!r}")
         if not 0.0 <= self.drop_rate < 1.0:
             raise ValueError(f"drop_rate must satisfy 0 <= drop_rate < 1, got {self.drop_rate}")
+        if self.gelu_approximate not in GELU_APPROXIMATIONS:
+            raise ValueError(f"gelu_approximate={self.gelu_approximate!r} is not one of {GELU_APPROXIMATIONS}")
         if self.init_scheme not in INIT_SCHEMES:
             raise ValueError(f"init_scheme={self.init_scheme!r} is not one of {INIT_SCHEMES}")
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,8 +49,8 @@ _WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 # architecture this converter does not know.
 _NANOGPT_ARGS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "vocab_size", "dropout")
 
-# Largest |GELU(x) - GELU_tanh(x)| over all x (reached near |x| = 2.69).
-GELU_TANH_MAX_ERROR = 4.74e-4
+# transformers' names of GPT-2's activation for each of our `gelu_approximate` values.
+_GPT2_ACTIVATIONS = {"tanh": "gelu_new", "none": "gelu"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,7 +70,7 @@ def gpt2_config_from_gpt(config: GPTConfig) -> GPT2Config:
         n_embd=config.emb_dim,
         n_layer=config.n_layers,
         n_head=config.n_heads,
-        activation_function="gelu_new",  # GELU with the tanh approximation, the book's
+        activation_function=_GPT2_ACTIVATIONS[config.gelu_approximate],
         resid_pdrop=config.drop_rate,
         embd_pdrop=config.drop_rate,
         attn_pdrop=config.drop_rate,
@@ -90,10 +89,11 @@ def gpt_config_from_gpt2(config: GPT2Config, *, qkv_bias: bool = True) -> GPTCon
     Raises:
         ValueError: the GPT-2 configuration uses a feature the book's GPT does not have.
     """
-    if config.activation_function not in ("gelu_new", "gelu_pytorch_tanh"):
+    gelu_approximate = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "none"}.get(config.activation_function)
+    if gelu_approximate is None:
         raise ValueError(
-            f"activation_function={config.activation_function!r} is not GELU with the tanh approximation, "
-            "the only activation this model has"
+            f"activation_function={config.activation_function!r} is not supported: this model has GELU, "
+            "exact ('gelu') or with the tanh approximation ('gelu_new', 'gelu_pytorch_tanh')"
         )
     if config.n_inner not in (None, 4 * config.n_embd):
         raise ValueError(f"n_inner={config.n_inner} is not 4 * n_embd={4 * config.n_embd}, the book's width")
@@ -111,6 +111,7 @@ def gpt_config_from_gpt2(config: GPT2Config, *, qkv_bias: bool = True) -> GPTCon
         n_layers=config.n_layer,
         drop_rate=float(config.resid_pdrop),
         qkv_bias=qkv_bias,
+        gelu_approximate=gelu_approximate,
         layer_norm_epsilon=config.layer_norm_epsilon,
         init_scheme="gpt2",
         initializer_range=config.initializer_range,
@@ -433,6 +434,7 @@ def gpt_config_from_nanogpt(model_args: Mapping[str, Any], *, tie_word_embedding
         drop_rate=float(model_args.get("dropout", 0.0)),
         # Without biases, zero biases compute the same; the book's LayerNorm always has a shift.
         qkv_bias=bool(model_args["bias"]),
+        gelu_approximate="none",  # nanoGPT's MLP uses nn.GELU(), the exact (erf) GELU
         init_scheme="gpt2",
         tie_word_embeddings=tie_word_embeddings,
     )
@@ -498,12 +500,7 @@ def _nanogpt_to_gpt2_layout(
 
 
 def gpt_from_nanogpt(checkpoint: Mapping[str, Any]) -> GPTForCausalLM:
-    """Our model from a loaded nanoGPT checkpoint (``{"model_args": ..., "model": state_dict, ...}``).
-
-    nanoGPT's MLP uses exact (erf) GELU, this model GELU with the tanh approximation (the book's and
-    GPT-2's): activations differ by at most :data:`GELU_TANH_MAX_ERROR`, so logits are close but not
-    identical. A ``UserWarning`` says so.
-    """
+    """Our model from a loaded nanoGPT checkpoint (``{"model_args": ..., "model": state_dict, ...}``)."""
     if not isinstance(checkpoint, Mapping) or "model_args" not in checkpoint or "model" not in checkpoint:
         found = sorted(checkpoint)[:6] if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
         raise ValueError(f"a nanoGPT checkpoint is a dict with 'model_args' and 'model' (found {found})")
@@ -522,13 +519,6 @@ def gpt_from_nanogpt(checkpoint: Mapping[str, Any]) -> GPTForCausalLM:
     # nanoGPT ties them; a modified nanoGPT may not, and then the head must stay its own.
     tied = wte.data_ptr() == lm_head.data_ptr() or torch.equal(wte, lm_head)
     config = gpt_config_from_nanogpt(model_args, tie_word_embeddings=tied)
-    warnings.warn(
-        "nanoGPT uses exact (erf) GELU and this model GELU with the tanh approximation, as GPT-2 and the "
-        f"book do: activations differ by at most {GELU_TANH_MAX_ERROR:g}, so the converted model's logits are "
-        "close to nanoGPT's but not identical",
-        UserWarning,
-        stacklevel=2,
-    )
     gpt2_layout = _nanogpt_to_gpt2_layout(state_dict, model_args)
     return _model_from_state_dict(
         GPTForCausalLM, config, gpt2_to_gpt_state_dict(gpt2_layout, config), source="the nanoGPT checkpoint"
@@ -600,7 +590,6 @@ def _check_distinct(src: str | Path, out: str | Path) -> None:
 
 
 __all__ = [
-    "GELU_TANH_MAX_ERROR",
     "SOURCE_FORMATS",
     "TARGET_FORMATS",
     "check_state_dict",

@@ -49,13 +49,13 @@ class LayerNorm(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """Linear -> GELU (tanh approximation, as in the book and GPT-2) -> Linear."""
+    """Linear -> GELU (the tanh approximation of the book and GPT-2 by default) -> Linear."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.layers = nn.Sequential(
             nn.Linear(config.emb_dim, 4 * config.emb_dim),
-            nn.GELU(approximate="tanh"),
+            nn.GELU(approximate=config.gelu_approximate),
             nn.Linear(4 * config.emb_dim, config.emb_dim),
         )
         self.layers[2].writes_residual = True  # read by GPTPreTrainedModel._init_weights

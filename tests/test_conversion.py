@@ -16,7 +16,6 @@ from gpt_from_scratch import GPTConfig, GPTForCausalLM
 from gpt_from_scratch.checkpoint import save_checkpoint
 from gpt_from_scratch.cli import main
 from gpt_from_scratch.conversion import (
-    GELU_TANH_MAX_ERROR,
     export_checkpoint,
     gpt2_from_gpt,
     gpt_config_from_gpt2,
@@ -475,43 +474,40 @@ def _nano_args(bias, n_embd=32, n_head=4, n_layer=2, vocab_size=50304):
     "bias,flash,compiled",
     [(True, False, False), (False, False, True), (True, True, True), (False, True, False)],
 )
-def test_nanogpt_weights_map_exactly(tmp_path, bias, flash, compiled):
-    # With the tanh GELU in the reference, the only remaining difference is the weight mapping: exact.
+def test_nanogpt_imports_exactly(tmp_path, bias, flash, compiled):
+    # nanoGPT's own maths (exact erf GELU, Linear weights, optional biases): logits and greedy ids match.
     args = _nano_args(bias)
-    nano = _nanogpt_checkpoint(tmp_path / "ckpt.pt", args, flash=flash, compiled=compiled, gelu_approximate="tanh")
-    with pytest.warns(UserWarning, match="exact \\(erf\\) GELU"):
-        ours = load_nanogpt(tmp_path / "ckpt.pt")
+    nano = _nanogpt_checkpoint(tmp_path / "ckpt.pt", args, flash=flash, compiled=compiled)
+    ours = load_nanogpt(tmp_path / "ckpt.pt")
     assert ours.config.qkv_bias == bias and ours.config.tie_word_embeddings and ours.config.vocab_size == 50304
+    assert ours.config.gelu_approximate == "none"
 
     ids = _ids()
     torch.testing.assert_close(_logits(ours, ids), _logits(nano, ids), rtol=0, atol=1e-5)
     assert torch.equal(_greedy(ours, ids[:1, :8]), nano.greedy(ids[:1, :8], NEW_TOKENS))
 
 
-def test_nanogpt_gelu_difference_stays_within_the_documented_bound(tmp_path):
-    # The real nanoGPT (erf GELU), converted through the CLI from its out directory.
+def test_nanogpt_through_the_cli_then_to_stock_gpt2(tmp_path):
     args = _nano_args(True, n_embd=48, n_head=6)
     nano = _nanogpt_checkpoint(tmp_path / "ckpt.pt", args)
-    with pytest.warns(UserWarning, match="GELU"):
-        assert main(["convert", str(tmp_path), str(tmp_path / "out"), "--from", "nanogpt"]) == 0
+    assert main(["convert", str(tmp_path), str(tmp_path / "out"), "--from", "nanogpt"]) == 0
+    assert main(["convert", str(tmp_path / "out"), str(tmp_path / "gpt2"), "--to", "gpt2"]) == 0
     ours = GPTForCausalLM.from_pretrained(tmp_path / "out").eval()
-
-    # Each MLP activation moves by at most GELU_TANH_MAX_ERROR; on this model the logits move by about
-    # 4e-4 on a scale of 3 (the figure the README quotes).
+    stock = GPT2LMHeadModel.from_pretrained(tmp_path / "gpt2").eval()
+    assert stock.config.activation_function == "gelu"  # exact GELU survives the export
     ids = _ids()
-    expected, actual = _logits(nano, ids), _logits(ours, ids)
-    assert (actual - expected).abs().max() < 2 * GELU_TANH_MAX_ERROR
-    assert expected.abs().max() > 1.0
+    expected = _logits(nano, ids)
+    torch.testing.assert_close(_logits(ours, ids), expected, rtol=0, atol=1e-5)
+    torch.testing.assert_close(_logits(stock, ids), expected, rtol=0, atol=1e-5)
 
 
 def test_untied_nanogpt_head_stays_untied(tmp_path):
     args = _nano_args(True)
     torch.manual_seed(9)
-    nano = NanoGPT(args, gelu_approximate="tanh")
+    nano = NanoGPT(args)
     nano.lm_head.weight = nn.Parameter(torch.randn(args["vocab_size"], args["n_embd"]) * 0.02)
     _perturb(nano)
-    with pytest.warns(UserWarning):
-        ours = gpt_from_nanogpt({"model_args": args, "model": nano.state_dict()})
+    ours = gpt_from_nanogpt({"model_args": args, "model": nano.state_dict()})
     assert not ours.config.tie_word_embeddings
     ids = _ids()
     torch.testing.assert_close(_logits(ours, ids), _logits(nano, ids), rtol=0, atol=1e-5)
