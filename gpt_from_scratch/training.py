@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import datasets
-import torch
 from torch import nn
 from transformers import (
     AutoModelForCausalLM,
@@ -214,7 +213,9 @@ def tokenize_and_pack(
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size <= 0:
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     if text_column not in dataset.column_names:
-        raise ValueError(f"--text-column {text_column!r} is not a column of the dataset; columns: {dataset.column_names}")
+        raise ValueError(
+            f"--text-column {text_column!r} is not a column of the dataset; columns: {dataset.column_names}"
+        )
     tokenized = dataset.map(
         _tokenize_batch,
         batched=True,
@@ -272,7 +273,7 @@ def build_config(model_args: ModelArguments) -> GPTConfig:
     except json.JSONDecodeError as error:
         raise ValueError(f"--config {path} is not valid JSON: {error}") from None
     if not isinstance(values, dict):
-        raise ValueError(f"--config {path} must hold a JSON object of GPTConfig keys, got {type(values).__name__}")
+        raise TypeError(f"--config {path} must hold a JSON object of GPTConfig keys, got {type(values).__name__}")
     values["init_scheme"] = model_args.init_scheme or values.get("init_scheme", "gpt2")
     return GPTConfig.from_dict(values)
 
@@ -570,8 +571,12 @@ def run_training(
             eval_dataset = tokenize_and_pack(
                 validation_texts, block_size, text_column=text_column, num_proc=data_args.num_proc
             )
-    logger.info("%d training blocks of %d tokens, %d validation blocks", len(train_dataset), block_size,
-                0 if eval_dataset is None else len(eval_dataset))
+    logger.info(
+        "%d training blocks of %d tokens, %d validation blocks",
+        len(train_dataset),
+        block_size,
+        0 if eval_dataset is None else len(eval_dataset),
+    )
 
     trainer = build_trainer(model, training_args, train_dataset, eval_dataset, tokenizer)
     train_result = trainer.train(resume_from_checkpoint=resume)

@@ -35,15 +35,6 @@ DOCS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from more threads, and one thread keeps results identical across processes.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def random_blocks(rows: int, length: int, seed: int = 0, masked: bool = False) -> datasets.Dataset:
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, TINY["vocab_size"], (rows, length), generator=generator)
@@ -56,20 +47,20 @@ def random_blocks(rows: int, length: int, seed: int = 0, masked: bool = False) -
 
 
 def training_args(tmp_path, **overrides) -> TrainingArguments:
-    values = dict(
-        output_dir=str(tmp_path / "out"),
-        max_steps=5,
-        per_device_train_batch_size=4,
-        learning_rate=1e-3,
-        weight_decay=0.1,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        use_cpu=True,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=0,
-    )
+    values = {
+        "output_dir": str(tmp_path / "out"),
+        "max_steps": 5,
+        "per_device_train_batch_size": 4,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.1,
+        "lr_scheduler_type": "constant",
+        "warmup_steps": 0,
+        "use_cpu": True,
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "seed": 0,
+    }
     return TrainingArguments(**{**values, **overrides})
 
 
@@ -162,10 +153,23 @@ TRAINER_FLAGS = [
 
 def test_train_flags_are_exactly_hf_argument_parsers():
     args = build_parser().parse_args(
-        ["train", "--dataset", "text", "--data-files", "a.txt", "--preset", "tiny", "--block-size", "32", *TRAINER_FLAGS]
+        [
+            "train",
+            "--dataset",
+            "text",
+            "--data-files",
+            "a.txt",
+            "--preset",
+            "tiny",
+            "--block-size",
+            "32",
+            *TRAINER_FLAGS,
+        ]
     )
     ours = dataclass_from_args(TrainingArguments, args)
-    (reference,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(TRAINER_FLAGS, look_for_args_file=False)
+    (reference,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
+        TRAINER_FLAGS, look_for_args_file=False
+    )
     assert ours.to_dict() == reference.to_dict()
     assert (ours.max_steps, ours.use_cpu, ours.per_device_train_batch_size, ours.gradient_accumulation_steps) == (
         3, True, 2, 4,
@@ -243,7 +247,9 @@ def test_gradient_accumulation_equals_one_larger_batch(tmp_path, monkeypatch):
     runs = {}
     for name, batch, steps in (("accumulated", 2, 3), ("large", 6, 1)):
         model = new_model()
-        args = training_args(tmp_path / name, max_steps=3, per_device_train_batch_size=batch, gradient_accumulation_steps=steps)
+        args = training_args(
+            tmp_path / name, max_steps=3, per_device_train_batch_size=batch, gradient_accumulation_steps=steps
+        )
         trainer = build_trainer(model, args, data)
         recorder = Recorder(trainer)
         trainer.train()

@@ -13,14 +13,6 @@ from gpt_from_scratch.corpus import module_document
 peft = pytest.importorskip("peft")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_lora_on_w_query_and_w_value_trains_saves_reloads_and_merges(tmp_path, tiny_checkpoint):
     data = tmp_path / "docs.jsonl"
     data.write_text("".join(json.dumps({"text": module_document(m)}) + "\n" for m in ("json", "shlex")))
