@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn import functional as F
 from transformers import initialization as init
@@ -171,6 +172,33 @@ class GPTPreTrainedModel(PreTrainedModel):
         "hidden_states": TransformerBlock,
         "attentions": OutputRecorder(MultiHeadAttention, index=1),
     }
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+        """transformers' ``from_pretrained``, with errors that name the file or the tensors at fault."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise ValueError(
+                f"{pretrained_model_name_or_path}: a safetensors weights file is truncated or corrupt ({error}); "
+                "save or download the checkpoint again"
+            ) from error
+        except RuntimeError as error:
+            if "ignore_mismatched_sizes" not in str(error):
+                raise
+            # Load again, keeping the mismatches, only to report them by name and shape.
+            _, info = super().from_pretrained(
+                pretrained_model_name_or_path, *args, **{**kwargs, "ignore_mismatched_sizes": True, "output_loading_info": True}
+            )
+            mismatches = sorted(info["mismatched_keys"])
+            details = "; ".join(
+                f"{name} has shape {tuple(stored)} in the checkpoint but the config needs {tuple(expected)}"
+                for name, stored, expected in mismatches[:3]
+            )
+            more = f" (and {len(mismatches) - 3} more)" if len(mismatches) > 3 else ""
+            raise ValueError(
+                f"{pretrained_model_name_or_path}: the weights do not fit config.json: {details}{more}"
+            ) from error
 
     def _init_weights(self, module: nn.Module) -> None:
         if self.config.init_scheme == "book":

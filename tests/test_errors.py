@@ -67,3 +67,34 @@ def test_cli_misuse_is_one_line_and_exit_2(capsys):
         cli.main(["demo", "--max-new-tokens", "many"])
     assert exit_info.value.code == 2
     assert "invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_checkpoint_whose_config_and_weights_disagree(tmp_path, tiny_model):
+    tiny_model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "emb_dim": 64}))
+    with pytest.raises(ValueError, match=r"weights do not fit config.json: .*\.\w+ has shape \(\d+(, \d+)?\) in the checkpoint but the config needs"):
+        AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_truncated_or_corrupt_safetensors(tmp_path, tiny_model, damage):
+    tiny_model.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00garbage" * 8)
+    with pytest.raises(ValueError, match="model.safetensors|safetensors weights file is truncated or corrupt"):
+        AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+def test_missing_tokenizer_files(tmp_path, tiny_model):
+    from transformers import AutoTokenizer
+
+    tiny_model.save_pretrained(tmp_path)  # weights and config only
+    with pytest.raises((OSError, ValueError)):
+        AutoTokenizer.from_pretrained(tmp_path)
+
+
+def test_endoftext_in_text_says_how_to_allow_it(encoding):
+    with pytest.raises(ValueError, match="allowed_special"):
+        encoding.encode("one<|endoftext|>two")
