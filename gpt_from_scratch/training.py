@@ -512,7 +512,8 @@ def _link_or_copy(source: str | os.PathLike, destination: str | os.PathLike) -> 
 def save_final_model(trainer: Trainer, output_dir: str | os.PathLike, tokenizer: PreTrainedTokenizerBase) -> Path:
     """Save the trained model in ``output_dir`` for ``from_pretrained``/``pipeline``, atomically, keeping the
     checkpoints already there (call on every process: sharded engines gather the weights collectively)."""
-    output_dir = Path(output_dir)
+    # Absolute, so that `--output-dir .` names a directory with a parent to stage the new one in.
+    output_dir = Path(output_dir).resolve()
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
         # The weights are sharded across processes: the Trainer gathers them (written in place, not atomically).
         trainer.save_model(str(output_dir))

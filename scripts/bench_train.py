@@ -2,9 +2,10 @@
 """Training speed and peak memory: our model against stock transformers GPT2LMHeadModel, same config and weights.
 
 Both models train on the same random batches in the same loop (forward with labels, backward, AdamW step),
-in interleaved rounds so that machine noise hits both alike. Prints tokens per second, the ratio, peak
-memory, achieved TFLOP/s and, given the accelerator's peak (``--peak-tflops``; known for some GPUs), the
-model FLOPs utilisation (MFU, PaLM's 6N + 12·L·T·d FLOPs per token).
+in interleaved rounds so that machine noise hits both alike. Prints tokens per second, the ratio, the memory
+training adds (CUDA: allocator peak above the resident weights and optimizer state; CPU: peak RSS growth
+in a fresh process per model), achieved TFLOP/s and, given the accelerator's peak (``--peak-tflops``; known
+for some GPUs), the model FLOPs utilisation (MFU, PaLM's 6N + 12·L·T·d FLOPs per token).
 
     python scripts/bench_train.py                       # tiny preset on CPU
     python scripts/bench_train.py --preset 124M --batch-size 4
@@ -19,9 +20,9 @@ import copy
 import gc
 import re
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -49,20 +50,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--attn", default="sdpa", help="attention implementation of both models (default: sdpa)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for MFU")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--memory-of", choices=("ours", "stock"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
-def build(args: argparse.Namespace) -> tuple[GPTConfig, dict[str, torch.nn.Module]]:
+def build(args: argparse.Namespace, only: str | None = None) -> tuple[GPTConfig, dict[str, torch.nn.Module]]:
+    """Both models (or ``only`` one) with the same weights, on ``args.device``, in training mode."""
     torch.manual_seed(args.seed)
     config = GPTConfig.from_preset(args.preset, drop_rate=0.0)
-    ours = GPTForCausalLM(config)
-    # The same weights in GPT-2's layout; a copy, since the conversion shares storage with its source.
-    stock = gpt2_from_gpt(copy.deepcopy(ours))
+    built = {"ours": GPTForCausalLM(config)}
+    if only != "ours":
+        # The same weights in GPT-2's layout; a copy, since the conversion shares storage with its source.
+        built["stock"] = gpt2_from_gpt(copy.deepcopy(built["ours"]))
     models = {}
-    for name, model in (("ours", ours), ("stock", stock)):
-        model.config._attn_implementation = args.attn
-        model.to(args.device).train()
-        models[name] = torch.compile(model) if args.compile else model
+    for name, model in built.items():
+        if only in (None, name):
+            model.config._attn_implementation = args.attn
+            model.to(args.device).train()
+            models[name] = torch.compile(model) if args.compile else model
     return config, models
 
 
@@ -94,49 +99,67 @@ def flops_per_token(config: GPTConfig, block_size: int) -> float:
     return 6 * matmul_parameters + 12 * config.n_layers * block_size * config.emb_dim
 
 
-@contextmanager
-def step_memory(device: str) -> Iterator[dict[str, float]]:
-    """Yields a dict that gets ``peak``: the memory (bytes) the steps inside add to what is resident before
-    them (weights, optimizer state).
-
-    CUDA: the allocator's peak. CPU: the process's peak RSS (Linux ``VmHWM``, reset through
-    ``/proc/self/clear_refs``), so both models are measured in one process against the same baseline.
-    """
-    cuda = torch.device(device).type == "cuda"
-    clear_refs = Path("/proc/self/clear_refs")
-    result = {"peak": float("nan")}
+def cuda_step_memory(step, batches: torch.Tensor, device: str) -> float:
+    """Peak CUDA memory (MiB) that ``step`` adds on top of what is resident (weights, optimizer state)."""
     gc.collect()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-    elif clear_refs.exists():
-        clear_refs.write_text("5")  # resets VmHWM to the current RSS
-        before = _proc_status_bytes("VmRSS")
-    yield result
-    if cuda:
-        result["peak"] = torch.cuda.max_memory_allocated(device) - before
-    elif clear_refs.exists():
-        result["peak"] = _proc_status_bytes("VmHWM") - before
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    for batch in batches:
+        step(batch)
+    torch.cuda.synchronize(device)
+    return (torch.cuda.max_memory_allocated(device) - before) / 2**20
 
 
-def _proc_status_bytes(field: str) -> int:
+def cpu_training_memory(name: str, argv: list[str]) -> float:
+    """Peak RSS (MiB) that training adds, measured in a fresh process holding only model ``name``.
+
+    In one process the allocator keeps what the other model freed, so only separate processes compare fairly.
+    """
+    command = [sys.executable, __file__, *argv, "--memory-of", name]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def _proc_status_mib(field: str) -> float:
     match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
-    return int(match.group(1)) * 1024
+    return int(match.group(1)) / 1024
 
 
-def main(argv=None) -> None:
+def report_training_memory(args: argparse.Namespace) -> None:
+    """``--memory-of``: print the peak RSS (MiB) that training one model adds to the process (Linux)."""
+    config, models = build(args, only=args.memory_of)
+    (model,) = models.values()
+    step = make_step(model, args)
+    batches = random_batches(args, config)
+    gc.collect()
+    before = _proc_status_mib("VmRSS")
+    for batch in batches:
+        step(batch)
+    print(_proc_status_mib("VmHWM") - before)
+
+
+def random_batches(args: argparse.Namespace, config: GPTConfig) -> torch.Tensor:
+    block_size = args.block_size or config.context_length
+    generator = torch.Generator().manual_seed(args.seed)
+    shape = (args.warmup + args.steps, args.batch_size, block_size)
+    return torch.randint(0, config.vocab_size, shape, generator=generator).to(args.device)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.rounds < 1:
         raise SystemExit("--warmup, --steps and --rounds must be at least 1")
+    if args.memory_of:
+        report_training_memory(args)
+        return
     config, models = build(args)
     parameters = sum(p.numel() for p in models["ours"].parameters())
     block_size = args.block_size or config.context_length
-    generator = torch.Generator().manual_seed(args.seed)
-    batches = torch.randint(
-        0, config.vocab_size, (args.warmup + args.steps, args.batch_size, block_size), generator=generator
-    )
-    batches = batches.to(args.device)
+    batches = random_batches(args, config)
     steps = {name: make_step(model, args) for name, model in models.items()}
+    is_cuda = torch.device(args.device).type == "cuda"
 
     first_loss = {}
     for name, step in steps.items():
@@ -144,22 +167,22 @@ def main(argv=None) -> None:
             loss = step(batch).item()
             first_loss.setdefault(name, loss)
     timings: dict[str, list[float]] = {name: [] for name in steps}
-    memory: dict[str, float] = {}
     for round_index in range(args.rounds):
         order = list(steps) if round_index % 2 == 0 else list(steps)[::-1]
         for name in order:
-            with step_memory(args.device) as used:
-                synchronize(args.device)
-                start = time.perf_counter()
-                for batch in batches[args.warmup :]:
-                    steps[name](batch)
-                synchronize(args.device)
-                timings[name].append(time.perf_counter() - start)
-            memory[name] = max(memory.get(name, 0.0), used["peak"] / 2**20)
+            synchronize(args.device)
+            start = time.perf_counter()
+            for batch in batches[args.warmup :]:
+                steps[name](batch)
+            synchronize(args.device)
+            timings[name].append(time.perf_counter() - start)
+    if is_cuda:
+        memory = {name: cuda_step_memory(step, batches[args.warmup :], args.device) for name, step in steps.items()}
+    else:
+        memory = {name: cpu_training_memory(name, argv) for name in steps}
 
     tokens = args.steps * args.batch_size * block_size
     speed = {name: tokens / statistics.median(times) for name, times in timings.items()}
-    is_cuda = torch.device(args.device).type == "cuda"
     flops = flops_per_token(config, block_size)
     peak = args.peak_tflops
     if peak is None and is_cuda:
@@ -171,7 +194,7 @@ def main(argv=None) -> None:
         f"compile={args.compile}, fused AdamW={args.fused_adamw}, attention {args.attn}, torch {torch.__version__}"
     )
     print(f"first-step loss (same weights, same batch): ours {first_loss['ours']:.6f}, stock {first_loss['stock']:.6f}")
-    memory_kind = "step memory, CUDA peak (MiB)" if is_cuda else "step memory, peak RSS (MiB)"
+    memory_kind = "training memory, CUDA peak (MiB)" if is_cuda else "training memory, peak RSS (MiB)"
     print(f"| model | tokens/s | {memory_kind} | TFLOP/s | MFU |")
     print("|---|---:|---:|---:|---:|")
     for name, label in (("ours", "ours (GPTForCausalLM)"), ("stock", "stock GPT2LMHeadModel")):
