@@ -12,12 +12,13 @@ from typing import Any
 
 from transformers import (
     AutoModelForCausalLM,
-    AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     TextStreamer,
     set_seed,
 )
+
+from .tokenization import load_tokenizer
 
 
 def load_for_generation(model_name_or_path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -38,7 +39,7 @@ def load_for_generation(model_name_or_path: str | Path) -> tuple[PreTrainedModel
         raise FileNotFoundError(f"model directory {name} does not exist")
     try:
         model = AutoModelForCausalLM.from_pretrained(source)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = load_tokenizer(source)
     except OSError as error:
         # The Hub client explains over several lines; the first says what went wrong.
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -33,8 +33,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+from .tokenization import load_tokenizer
 
 DEFAULT_SEPARATOR = "\n\n"
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -446,7 +448,7 @@ def load_causal_lm(
             f"its checkpoint is a {', '.join(config.architectures or ['model of another kind'])}"
         )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
+        tokenizer = load_tokenizer(
             tokenizer_name_or_path or model_name_or_path, trust_remote_code=trust_remote_code
         )
     except OSError as error:

@@ -8,12 +8,13 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import tiktoken
 from tokenizers import Tokenizer
 from tiktoken.load import load_tiktoken_bpe
 from tiktoken_ext.openai_public import r50k_pat_str
-from transformers import GPT2TokenizerFast, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, GPT2TokenizerFast, PreTrainedTokenizerBase
 from transformers.convert_slow_tokenizer import TikTokenConverter
 
 GPT2_TIKTOKEN_SHA256 = "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
@@ -65,6 +66,22 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerBase, save_directory: str | Pat
     if config.get("tokenizer_class") == "GPT2Tokenizer":
         config["tokenizer_class"] = "GPT2TokenizerFast"
         config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# Files any transformers tokenizer is saved as; a directory with none of them has no tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model", "vocab.txt")
+
+
+def load_tokenizer(name_or_path: str | Path, **kwargs: Any) -> PreTrainedTokenizerBase:
+    """``AutoTokenizer.from_pretrained``, with an error that says what to do when a local checkpoint
+    directory has no tokenizer files (transformers' own message is about converting slow tokenizers)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir() and not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(
+            f"{path} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...); save GPT-2's beside the "
+            f"weights: python -c \"import gpt_from_scratch as g; g.save_tokenizer(g.build_gpt2_tokenizer(), '{path}')\""
+        )
+    return AutoTokenizer.from_pretrained(str(name_or_path) if not path.is_dir() else path, **kwargs)
 
 
 def build_gpt2_tokenizer(model_max_length: int = 1024) -> PreTrainedTokenizerBase:

@@ -98,3 +98,13 @@ def test_missing_tokenizer_files(tmp_path, tiny_model):
 def test_endoftext_in_text_says_how_to_allow_it(encoding):
     with pytest.raises(ValueError, match="allowed_special"):
         encoding.encode("one<|endoftext|>two")
+
+
+@pytest.mark.parametrize("command", [["generate", "{ckpt}", "hello"], ["perplexity", "--model", "{ckpt}", "--dataset", "text", "--data-files", "{text}", "--split", "train"]])
+def test_commands_name_a_missing_tokenizer_and_the_fix(tmp_path, tiny_model, capsys, command):
+    tiny_model.save_pretrained(tmp_path / "ckpt")  # weights and config only, no tokenizer
+    (tmp_path / "text.txt").write_text("some text to score\n" * 20)
+    argv = [part.format(ckpt=tmp_path / "ckpt", text=tmp_path / "text.txt") for part in command]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "has no tokenizer files" in err and "save_tokenizer(g.build_gpt2_tokenizer()" in err
