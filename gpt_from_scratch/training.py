@@ -33,7 +33,6 @@ import datasets
 from torch import nn
 from transformers import (
     AutoModelForCausalLM,
-    AutoTokenizer,
     HfArgumentParser,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -48,7 +47,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 from .checkpoint import atomic_directory, save_checkpoint
 from .configuration_gpt import PRESETS, GPTConfig
 from .modeling_gpt import LayerNorm
-from .tokenization import ENDOFTEXT_ID, build_gpt2_tokenizer, get_gpt2_encoding, save_tokenizer
+from .tokenization import ENDOFTEXT_ID, build_gpt2_tokenizer, get_gpt2_encoding, load_tokenizer, save_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -316,13 +315,13 @@ def _add_lora(model: PreTrainedModel, model_args: ModelArguments) -> nn.Module:
     return get_peft_model(model, config)
 
 
-def load_tokenizer(model_args: ModelArguments, context_length: int) -> PreTrainedTokenizerBase:
+def training_tokenizer(model_args: ModelArguments, context_length: int) -> PreTrainedTokenizerBase:
     """The tokenizer saved with ``--model`` when it has one (it must be GPT-2's: the data is tokenised with
     tiktoken's GPT-2 encoding), else :func:`build_gpt2_tokenizer`."""
     if model_args.model is not None:
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_args.model)
-        except (OSError, ValueError):
+            tokenizer = load_tokenizer(model_args.model)
+        except (OSError, ValueError):  # no tokenizer saved with it
             tokenizer = None
         if tokenizer is not None:
             probe = "GPT-2's byte pairs:\tünïcode, 3.14  spaces\n"
@@ -559,7 +558,7 @@ def run_training(
     block_size = data_args.block_size or context_length
     if block_size > context_length:
         raise ValueError(f"--block-size {block_size} exceeds the model's context_length={context_length}")
-    tokenizer = load_tokenizer(model_args, context_length)
+    tokenizer = training_tokenizer(model_args, context_length)
 
     if validation_texts is None:
         train_texts, validation_texts = split_documents(
@@ -604,10 +603,10 @@ __all__ = [
     "dataclass_from_args",
     "is_complete_checkpoint",
     "latest_complete_checkpoint",
-    "load_tokenizer",
     "resolve_resume_checkpoint",
     "run_training",
     "save_final_model",
     "split_documents",
     "tokenize_and_pack",
+    "training_tokenizer",
 ]
