@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import tiktoken
+import tokenizers
+from huggingface_hub.constants import HF_HOME
 from tokenizers import Tokenizer
 from tiktoken.load import load_tiktoken_bpe
 from tiktoken_ext.openai_public import r50k_pat_str
@@ -51,10 +54,28 @@ def get_gpt2_encoding() -> tiktoken.Encoding:
 
 @lru_cache(maxsize=1)
 def _gpt2_backend_json() -> str:
-    # Deriving the merges from the ranks takes seconds; do it once per process.
+    """GPT-2's ``tokenizers`` serialisation, derived from the packaged ranks.
+
+    Deriving the merges takes seconds, so the result is cached in memory and on disk (under ``HF_HOME``,
+    keyed by the ranks' hash and the ``tokenizers`` version); every process after the first reads it back.
+    """
+    key = hashlib.sha256(f"{GPT2_TIKTOKEN_SHA256}|{tokenizers.__version__}|{r50k_pat_str}".encode()).hexdigest()[:16]
+    cache_file = Path(HF_HOME) / "gpt_from_scratch" / f"gpt2-tokenizer-{key}.json"
+    try:
+        return cache_file.read_text(encoding="utf-8")
+    except OSError:
+        pass
     # The converter's default pattern is GPT-4's; GPT-2 splits text differently.
     converter = TikTokenConverter(vocab_file=_verified_ranks_path(), pattern=r50k_pat_str)
-    return converter.converted().to_str()
+    serialized = converter.converted().to_str()
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(serialized, encoding="utf-8")
+        os.replace(partial, cache_file)  # readers never see a half-written file
+    except OSError:
+        pass  # a read-only cache only costs the seconds again
+    return serialized
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerBase, save_directory: str | Path) -> None:
