@@ -197,6 +197,39 @@ def test_other_cache_settings_give_the_same_tokens(wide_model, options):
     assert torch.equal(wide_model.generate(ids, max_new_tokens=30, **options), reference)
 
 
+def test_decoding_relayouts_widening_weights_without_changing_the_model(tmp_path):
+    model = seeded_model(NARROW_WINDOW)
+    ids = prompt(5, NARROW_WINDOW.vocab_size)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    with torch.no_grad():
+        logits_before = model(input_ids=ids).logits
+    with torch.inference_mode():
+        model.generate(ids, max_new_tokens=3)
+
+    head, ff_in, ff_out = model.out_head.weight, model.trf_blocks[0].ff.layers[0].weight, model.trf_blocks[0].ff.layers[2].weight
+    assert head.shape == (300, 32) and head.stride() == (1, 300)  # input-major, like GPT-2's Conv1D
+    assert ff_in.stride(0) == 1 and ff_out.is_contiguous()  # narrowing layers keep their layout
+    after = model.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[name], before[name]) for name in before)
+    with torch.no_grad():
+        assert (model(input_ids=ids).logits - logits_before).abs().max() <= 1e-5
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).state_dict()
+    assert all(torch.equal(reloaded[name], before[name]) for name in before)
+
+    # Generating under inference_mode leaves the model trainable.
+    model.train()
+    model(input_ids=ids, labels=ids).loss.backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert not torch.equal(model.out_head.weight, before["out_head.weight"])
+
+
+def test_a_tied_output_head_keeps_the_embedding_layout():
+    model = seeded_model(GPTConfig(**{**NARROW_WINDOW.to_dict(), "tie_word_embeddings": True}))
+    model.generate(prompt(5, NARROW_WINDOW.vocab_size), max_new_tokens=3)
+    assert model.out_head.weight is model.tok_emb.weight and model.tok_emb.weight.is_contiguous()
+
+
 # -- the context window --------------------------------------------------------------------------------
 
 

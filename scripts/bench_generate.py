@@ -1,0 +1,158 @@
+"""Generation speed: new tokens per second of our model's generate() against stock transformers GPT-2
+(``GPT2LMHeadModel`` with the same weights, converted) and the book's loop (``generate_text_simple``:
+no cache, the whole context re-run for every token).
+
+Greedy decoding from random-token prompts, random weights (speed does not depend on them), exactly
+``--new-tokens`` tokens per row (no end-of-text stop). Contenders run interleaved, one after the other
+within each repeat, so a machine that slows down affects them alike; the table shows the median over
+the repeats and the ratios of the medians.
+
+    python scripts/bench_generate.py            # the full table: tens of minutes on 2 cores (124M)
+    python scripts/bench_generate.py --quick    # small model, batch 1, 100 tokens, fp32: about a minute
+
+On a machine shared with other jobs, ``--threads 1`` gives steadier figures: threads of one operator
+wait for each other whenever one of them is descheduled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from tqdm import tqdm
+from transformers import GPT2LMHeadModel
+
+from gpt_from_scratch import GPTConfig, GPTForCausalLM, GPTModel, generate_text_simple
+from gpt_from_scratch.conversion import gpt2_config_from_gpt, gpt_to_gpt2_state_dict
+
+CONFIGS = {
+    # The seed notebook's model: GPT-2 small with a 256-token context.
+    "124M": GPTConfig.from_preset("124M", drop_rate=0.0),
+    # A toy body on GPT-2's vocabulary, so the output head dominates as in small real models.
+    "small": GPTConfig.from_preset("tiny", context_length=256, emb_dim=128, n_layers=4, n_heads=4),
+}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+CONTENDERS = ("ours", "stock", "book")
+PROMPT_LENGTH = 10
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_models(config: GPTConfig, dtype: torch.dtype) -> dict[str, torch.nn.Module]:
+    torch.manual_seed(0)
+    ours = GPTForCausalLM(config).eval()
+    stock = GPT2LMHeadModel(gpt2_config_from_gpt(config)).eval()
+    stock.load_state_dict(gpt_to_gpt2_state_dict(ours.state_dict(), config))
+    book = GPTModel(config).eval()  # the book's face: calls return logits for every position, no cache
+    book.load_state_dict(ours.state_dict())
+    return {name: model.to(dtype) for name, model in (("ours", ours), ("stock", stock), ("book", book))}
+
+
+def runner(name: str, model: torch.nn.Module, ids: torch.Tensor, new_tokens: int) -> Callable[[], torch.Tensor]:
+    if name == "book":
+        return lambda: generate_text_simple(model, ids, new_tokens, context_size=model.config.context_length)
+    # eos_token_id=None: every row generates exactly `new_tokens`, as the book's loop does.
+    options = {"max_new_tokens": new_tokens, "do_sample": False, "eos_token_id": None, "pad_token_id": 50256}
+    return lambda: model.generate(ids, attention_mask=torch.ones_like(ids), **options)
+
+
+def bench_cell(models, contenders, batch: int, new_tokens: int, repeats: int, progress) -> dict[str, float]:
+    """Median new tokens/s of each contender, interleaved over ``repeats`` rounds after one warm-up."""
+    ids = torch.randint(0, 50000, (batch, PROMPT_LENGTH), generator=torch.Generator().manual_seed(batch))
+    runs = {name: runner(name, models[name], ids, new_tokens) for name in contenders}
+    outputs = {name: run() for name, run in runs.items()}  # warm-up, and the exactness check below
+    reference = outputs[contenders[0]]
+    for name, output in outputs.items():
+        if not torch.equal(output, reference):
+            diverged = (output != reference).any(0).nonzero()[0].item() - PROMPT_LENGTH
+            print(f"  note: {name} diverges from {contenders[0]} at new token {diverged} (bf16 rounding?)")
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            with torch.inference_mode():
+                run()
+            times[name].append(time.perf_counter() - start)
+            progress.update()
+    return {name: batch * new_tokens / statistics.median(values) for name, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="model sizes")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8], help="prompts per call (default: 1 8)")
+    parser.add_argument("--new-tokens", nargs="+", type=int, default=[100, 240], help="default: 100 240")
+    parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=list(DTYPES), help="weight dtypes")
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS, help="what to time")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per contender and cell (default: 5)")
+    parser.add_argument(
+        "--book-max-work",
+        type=int,
+        default=1 * 100,
+        help="run the book's loop only where batch * new tokens is at most this (default: 100, the batch-1, "
+        "100-token cell: the loop re-runs the whole context per token and takes minutes elsewhere)",
+    )
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--quick", action="store_true", help="only the small model, batch 1, 100 tokens, fp32")
+    args = parser.parse_args()
+    if args.quick:
+        args.configs, args.batch_sizes, args.new_tokens, args.dtypes = ["small"], [1], [100], ["fp32"]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    cells = [
+        (config, dtype, batch, new_tokens)
+        for config in args.configs
+        for dtype in args.dtypes
+        for batch in args.batch_sizes
+        for new_tokens in args.new_tokens
+    ]
+
+    def contenders_for(batch: int, new_tokens: int) -> tuple[str, ...]:
+        return tuple(c for c in args.contenders if c != "book" or batch * new_tokens <= args.book_max_work)
+
+    total = sum(len(contenders_for(b, n)) for _, _, b, n in cells) * args.repeats
+    rows = []
+    with tqdm(total=total, desc="timed runs", unit="run") as progress:
+        for config_name in args.configs:
+            for dtype_name in args.dtypes:
+                models = build_models(CONFIGS[config_name], DTYPES[dtype_name])
+                for batch in args.batch_sizes:
+                    for new_tokens in args.new_tokens:
+                        rates = bench_cell(models, contenders_for(batch, new_tokens), batch, new_tokens, args.repeats, progress)
+                        rows.append((config_name, dtype_name, batch, new_tokens, rates))
+                del models
+
+    print(f"\nCPU: {cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"greedy, prompt {PROMPT_LENGTH} tokens, median of {args.repeats} interleaved runs, new tokens/s (all rows)\n")
+    header = "| config | dtype | batch | new tokens | ours | stock GPT-2 | book loop | ours / stock | ours / book |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for config_name, dtype_name, batch, new_tokens, rates in rows:
+        def cell(name):
+            return f"{rates[name]:.1f}" if name in rates else "-"
+
+        def ratio(a, b):
+            return f"{rates[a] / rates[b]:.2f}x" if a in rates and b in rates else "-"
+
+        print(
+            f"| {config_name} | {dtype_name} | {batch} | {new_tokens} | {cell('ours')} | {cell('stock')} | "
+            f"{cell('book')} | {ratio('ours', 'stock')} | {ratio('ours', 'book')} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
