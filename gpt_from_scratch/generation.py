@@ -1,50 +1,16 @@
-"""Text generation from a saved checkpoint or a Hub model: loading, then ``generate()`` with streaming.
+"""Generating text from a prompt with any causal LM's ``generate()``, streaming it as it comes.
 
 The decoding itself is transformers' ``generate()`` (key/value cache, sampling, beams, stop strings);
 the model-specific part, the context-window limit and the book's opt-in cropping
-(``crop_to_context=True``), lives in :class:`~gpt_from_scratch.modeling_gpt.GPTForCausalLM`.
+(``crop_to_context=True``), lives in :class:`~gpt_from_scratch.modeling_gpt.GPTForCausalLM`. Load
+checkpoints with :func:`gpt_from_scratch.perplexity.load_causal_lm`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from transformers import (
-    AutoModelForCausalLM,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    TextStreamer,
-    set_seed,
-)
-
-from .tokenization import load_tokenizer
-
-
-def load_for_generation(model_name_or_path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal language model (in eval mode) and the tokenizer saved beside it.
-
-    Args:
-        model_name_or_path: A checkpoint directory (e.g. written by ``save_checkpoint``) or a Hub model id.
-            This package's model type is registered on import, so its checkpoints need no remote code.
-    """
-    name = str(model_name_or_path)
-    path = Path(name).expanduser()
-    source: str | Path = name  # a Hub model id, unless it names a local directory
-    if path.is_dir():
-        source = path
-    elif path.exists():
-        raise NotADirectoryError(f"model {name} is a file; pass the checkpoint directory")
-    elif path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
-        raise FileNotFoundError(f"model directory {name} does not exist")
-    try:
-        model = AutoModelForCausalLM.from_pretrained(source)
-        tokenizer = load_tokenizer(source)
-    except OSError as error:
-        # The Hub client explains over several lines; the first says what went wrong.
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FileNotFoundError(f"cannot load model {name!r}: {first_line}") from error
-    return model.eval(), tokenizer
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TextStreamer, set_seed
 
 
 def generate_text(
@@ -60,7 +26,7 @@ def generate_text(
     """Continue ``prompt`` with ``model.generate()`` and return the prompt followed by the continuation.
 
     Args:
-        model: A causal language model, e.g. from :func:`load_for_generation`.
+        model: A causal language model.
         tokenizer: Its tokenizer.
         prompt: The text to continue.
         max_new_tokens: How many tokens to generate at most.
@@ -82,4 +48,4 @@ def generate_text(
     return tokenizer.decode(output[0])
 
 
-__all__ = ["generate_text", "load_for_generation"]
+__all__ = ["generate_text"]

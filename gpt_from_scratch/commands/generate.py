@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..generation import generate_text, load_for_generation
+from ..generation import generate_text
+from ..perplexity import DTYPES, load_causal_lm
 
 SAMPLING_OPTIONS = ("temperature", "top_k", "top_p")
 
@@ -33,6 +34,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "as the book's generate_text_simple does (default: refuse requests that do not fit)",
     )
     parser.add_argument("--no-stream", dest="stream", action="store_false", help="print the text only once it is complete")
+    parser.add_argument("--dtype", default="auto", choices=list(DTYPES), help="weights dtype (default: the checkpoint's)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps... (default: the best available)")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow models whose code lives on the Hub")
 
 
 def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,7 +54,9 @@ def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    model, tokenizer = load_for_generation(args.model)
+    model, tokenizer = load_causal_lm(
+        args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code
+    )
     text = generate_text(
         model,
         tokenizer,
