@@ -394,11 +394,12 @@ class GPTForCausalLM(GPTBaseModel, GenerationMixin):
         """Store the weights of the widening ``nn.Linear`` layers (the output head and the feed-forward's
         first layer) input-major, as GPT-2's ``Conv1D`` stores its weights.
 
-        Decoding multiplies one row per sequence by each weight matrix, and on CPU MKL's matrix-vector
-        product reads a wide input-major matrix markedly faster (the 124M model's output head: about
-        1.4x; see ``scripts/bench_generate.py``), while narrowing layers are faster as they are. Only
-        the strides change, as with ``channels_last``: shapes, values, parameter names and the saved
-        state dict stay the book's. Done once; later calls find the weights already in place.
+        Decoding multiplies one row per sequence by each weight matrix, and on CPU MKL's float32
+        matrix-vector product reads a wide input-major matrix markedly faster (the 124M model's output
+        head: about 1.4x; see ``scripts/bench_generate.py``), while narrowing layers, and bfloat16
+        weights, are faster as they are. Only the strides change, as with ``channels_last``: shapes,
+        values, parameter names and the saved state dict stay the book's. Done once; later calls find
+        the weights already in place.
         """
         shared = self.get_input_embeddings().weight  # a tied output head stays row-major for the lookup
         # Outside inference mode, so that the new storage stays usable for training afterwards.
@@ -408,7 +409,8 @@ class GPTForCausalLM(GPTBaseModel, GenerationMixin):
                 if type(module) is not nn.Linear or module.out_features <= module.in_features:
                     continue
                 weight = module.weight
-                if weight is not shared and weight.device.type == "cpu" and weight.stride(0) != 1:
+                on_cpu_fp32 = weight.device.type == "cpu" and weight.dtype == torch.float32
+                if weight is not shared and on_cpu_fp32 and weight.stride(0) != 1:
                     weight.data = weight.data.t().contiguous().t()
 
     # Learned position embeddings end at `context_length`. By default generate() refuses, before any

@@ -224,6 +224,13 @@ def test_decoding_relayouts_widening_weights_without_changing_the_model(tmp_path
     assert not torch.equal(model.out_head.weight, before["out_head.weight"])
 
 
+def test_bfloat16_weights_keep_their_layout():
+    # MKL's bfloat16 matrix-vector products are slower on input-major weights.
+    model = seeded_model(NARROW_WINDOW).to(torch.bfloat16)
+    model.generate(prompt(5, NARROW_WINDOW.vocab_size), max_new_tokens=3)
+    assert all(p.is_contiguous() for p in model.parameters())
+
+
 def test_a_tied_output_head_keeps_the_embedding_layout():
     model = seeded_model(GPTConfig(**{**NARROW_WINDOW.to_dict(), "tie_word_embeddings": True}))
     model.generate(prompt(5, NARROW_WINDOW.vocab_size), max_new_tokens=3)
