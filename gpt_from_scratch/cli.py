@@ -1,7 +1,7 @@
 """The ``gpt-from-scratch`` command line.
 
-Each subcommand lives in its own module with ``configure_parser(parser)`` and ``run(args) -> int``;
-modules are imported only when their subcommand runs, so ``--help`` stays fast.
+Each subcommand lives in its own module (``gpt_from_scratch/commands/``) with ``configure_parser(parser)``
+and ``run(args) -> int``; this module only builds the parser and maps user errors to exit status 2.
 """
 
 from __future__ import annotations

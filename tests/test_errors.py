@@ -88,11 +88,11 @@ def test_truncated_or_corrupt_safetensors(tmp_path, tiny_model, damage):
 
 
 def test_missing_tokenizer_files(tmp_path, tiny_model):
-    from transformers import AutoTokenizer
+    from gpt_from_scratch.tokenization import load_tokenizer
 
     tiny_model.save_pretrained(tmp_path)  # weights and config only
-    with pytest.raises((OSError, ValueError)):
-        AutoTokenizer.from_pretrained(tmp_path)
+    with pytest.raises(FileNotFoundError, match="has no tokenizer files .*save_tokenizer"):
+        load_tokenizer(tmp_path)
 
 
 def test_endoftext_in_text_says_how_to_allow_it(encoding):
