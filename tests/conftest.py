@@ -2,9 +2,11 @@
 
 import pytest
 import torch
+from transformers import GPT2LMHeadModel
 
 from gpt_from_scratch import GPTConfig, GPTForCausalLM, build_gpt2_tokenizer, get_gpt2_encoding
 from gpt_from_scratch.checkpoint import save_checkpoint
+from gpt_from_scratch.conversion import gpt2_config_from_gpt, gpt_to_gpt2_state_dict
 
 # A tiny model with the book's key names, for tests that need a dict rather than a GPTConfig.
 TINY_BOOK_CONFIG = {
@@ -53,3 +55,11 @@ def tiny_checkpoint(tmp_path_factory, gpt2_tokenizer):
     path = tmp_path_factory.mktemp("tiny") / "checkpoint"
     save_checkpoint(model, path, tokenizer=gpt2_tokenizer)
     return path
+
+
+def stock_gpt2_twin(model: GPTForCausalLM, attn_implementation: str = "sdpa") -> GPT2LMHeadModel:
+    """Stock transformers GPT-2 holding a copy of ``model``'s weights: the independent reference."""
+    config = gpt2_config_from_gpt(model.config)
+    twin = GPT2LMHeadModel._from_config(config, attn_implementation=attn_implementation)
+    twin.load_state_dict(gpt_to_gpt2_state_dict(model.state_dict(), model.config))
+    return twin.eval()

@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, GenerationConfig, TextStreamer, s
 from gpt_from_scratch import GPTConfig, GPTForCausalLM, generate_text_simple
 from gpt_from_scratch.cli import main
 from gpt_from_scratch.generation import generate_text
-from tests.test_modeling import stock_gpt2_twin
+from tests.conftest import stock_gpt2_twin
 
 # Small vocabularies keep the book loop (which recomputes every logit of every position) fast; no
 # end-of-text token, so every row generates exactly max_new_tokens.

@@ -2,19 +2,11 @@
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, GPT2LMHeadModel
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from gpt_from_scratch import GPTBaseModel, GPTConfig, GPTForCausalLM
-from gpt_from_scratch.conversion import gpt2_config_from_gpt, gpt_to_gpt2_state_dict
-from tests.conftest import TINY_BOOK_CONFIG
-
-
-def stock_gpt2_twin(model: GPTForCausalLM, attn_implementation: str = "sdpa") -> GPT2LMHeadModel:
-    config = gpt2_config_from_gpt(model.config)
-    twin = GPT2LMHeadModel._from_config(config, attn_implementation=attn_implementation)
-    twin.load_state_dict(gpt_to_gpt2_state_dict(model.state_dict(), model.config))
-    return twin.eval()
+from tests.conftest import TINY_BOOK_CONFIG, stock_gpt2_twin
 
 
 @pytest.fixture
