@@ -4,8 +4,9 @@ no cache, the whole context re-run for every token).
 
 Greedy decoding from random-token prompts, random weights (speed does not depend on them), exactly
 ``--new-tokens`` tokens per row (no end-of-text stop). Contenders run interleaved, one after the other
-within each repeat, so a machine that slows down affects them alike; the table shows the median over
-the repeats and the ratios of the medians.
+within each repeat, so a machine that slows down affects them alike; the table shows each contender's
+median speed over the repeats, and as ratios the median of the per-repeat ratios (a paired comparison:
+a slow spell on a shared machine cancels out within a repeat instead of landing on one contender).
 
     python scripts/bench_generate.py            # the full table: tens of minutes on 2 cores (124M)
     python scripts/bench_generate.py --quick    # small model, batch 1, 100 tokens, fp32: about a minute
@@ -69,8 +70,8 @@ def runner(name: str, model: torch.nn.Module, ids: torch.Tensor, new_tokens: int
     return lambda: model.generate(ids, attention_mask=torch.ones_like(ids), **options)
 
 
-def bench_cell(models, contenders, batch: int, new_tokens: int, repeats: int, progress) -> dict[str, float]:
-    """Median new tokens/s of each contender, interleaved over ``repeats`` rounds after one warm-up."""
+def bench_cell(models, contenders, batch: int, new_tokens: int, repeats: int, progress) -> dict[str, list[float]]:
+    """Seconds per run of each contender, interleaved over ``repeats`` rounds after one warm-up."""
     ids = torch.randint(0, 50000, (batch, PROMPT_LENGTH), generator=torch.Generator().manual_seed(batch))
     runs = {name: runner(name, models[name], ids, new_tokens) for name in contenders}
     outputs = {name: run() for name, run in runs.items()}  # warm-up, and the exactness check below
@@ -87,7 +88,14 @@ def bench_cell(models, contenders, batch: int, new_tokens: int, repeats: int, pr
                 run()
             times[name].append(time.perf_counter() - start)
             progress.update()
-    return {name: batch * new_tokens / statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def paired_ratio(times: dict[str, list[float]], fast: str, slow: str) -> str:
+    """How many times faster ``fast`` ran than ``slow``: the median over repeats of the ratio within each."""
+    if fast not in times or slow not in times:
+        return "-"
+    return f"{statistics.median(b / a for a, b in zip(times[fast], times[slow])):.2f}x"
 
 
 def main() -> None:
@@ -132,25 +140,26 @@ def main() -> None:
                 models = build_models(CONFIGS[config_name], DTYPES[dtype_name])
                 for batch in args.batch_sizes:
                     for new_tokens in args.new_tokens:
-                        rates = bench_cell(models, contenders_for(batch, new_tokens), batch, new_tokens, args.repeats, progress)
-                        rows.append((config_name, dtype_name, batch, new_tokens, rates))
+                        times = bench_cell(
+                            models, contenders_for(batch, new_tokens), batch, new_tokens, args.repeats, progress
+                        )
+                        rows.append((config_name, dtype_name, batch, new_tokens, times))
                 del models
 
     print(f"\nCPU: {cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"greedy, prompt {PROMPT_LENGTH} tokens, median of {args.repeats} interleaved runs, new tokens/s (all rows)\n")
+    print(
+        f"greedy, prompt {PROMPT_LENGTH} tokens, {args.repeats} interleaved runs: median new tokens/s (all rows), "
+        "median of the per-run ratios\n"
+    )
     header = "| config | dtype | batch | new tokens | ours | stock GPT-2 | book loop | ours / stock | ours / book |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    for config_name, dtype_name, batch, new_tokens, rates in rows:
-        def cell(name):
-            return f"{rates[name]:.1f}" if name in rates else "-"
-
-        def ratio(a, b):
-            return f"{rates[a] / rates[b]:.2f}x" if a in rates and b in rates else "-"
-
+    for config_name, dtype_name, batch, new_tokens, times in rows:
+        speeds = {name: f"{batch * new_tokens / statistics.median(runs):.1f}" for name, runs in times.items()}
         print(
-            f"| {config_name} | {dtype_name} | {batch} | {new_tokens} | {cell('ours')} | {cell('stock')} | "
-            f"{cell('book')} | {ratio('ours', 'stock')} | {ratio('ours', 'book')} |"
+            f"| {config_name} | {dtype_name} | {batch} | {new_tokens} | {speeds.get('ours', '-')} | "
+            f"{speeds.get('stock', '-')} | {speeds.get('book', '-')} | {paired_ratio(times, 'ours', 'stock')} | "
+            f"{paired_ratio(times, 'ours', 'book')} |"
         )
 
 

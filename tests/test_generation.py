@@ -206,7 +206,11 @@ def test_decoding_relayouts_widening_weights_without_changing_the_model(tmp_path
     with torch.inference_mode():
         model.generate(ids, max_new_tokens=3)
 
-    head, ff_in, ff_out = model.out_head.weight, model.trf_blocks[0].ff.layers[0].weight, model.trf_blocks[0].ff.layers[2].weight
+    head, ff_in, ff_out = (
+        model.out_head.weight,
+        model.trf_blocks[0].ff.layers[0].weight,
+        model.trf_blocks[0].ff.layers[2].weight,
+    )
     assert head.shape == (300, 32) and head.stride() == (1, 300)  # input-major, like GPT-2's Conv1D
     assert ff_in.stride(0) == 1 and ff_out.is_contiguous()  # narrowing layers keep their layout
     after = model.state_dict()
@@ -222,6 +226,39 @@ def test_decoding_relayouts_widening_weights_without_changing_the_model(tmp_path
     model(input_ids=ids, labels=ids).loss.backward()
     torch.optim.SGD(model.parameters(), lr=0.1).step()
     assert not torch.equal(model.out_head.weight, before["out_head.weight"])
+
+
+def test_decoding_reads_query_key_and_value_as_one_stacked_matrix(wide_model):
+    fused_during_steps = []
+
+    def record(module, args):
+        fused_during_steps.append(module.fused_qkv)
+
+    attention = wide_model.trf_blocks[1].att
+    handle = attention.register_forward_pre_hook(record)
+    try:
+        wide_model.generate(prompt(5, WIDE_WINDOW.vocab_size), max_new_tokens=4)
+    finally:
+        handle.remove()
+
+    prefill, *steps = fused_during_steps
+    assert prefill is None and len(steps) == 3
+    weight, bias = steps[0]
+    layers = (attention.W_query, attention.W_key, attention.W_value)
+    assert torch.equal(weight, torch.cat([layer.weight for layer in layers]))
+    assert torch.equal(bias, torch.cat([layer.bias for layer in layers]))
+    assert weight.stride() == (1, 3 * WIDE_WINDOW.emb_dim)  # input-major, like GPT-2's fused c_attn
+    assert attention.fused_qkv is None  # dropped when decoding ends
+
+
+def test_a_hooked_projection_is_not_fused_away(narrow_model):
+    seen = []
+    handle = narrow_model.trf_blocks[0].att.W_key.register_forward_hook(lambda module, args, out: seen.append(out))
+    try:
+        narrow_model.generate(prompt(5, NARROW_WINDOW.vocab_size), max_new_tokens=4)
+    finally:
+        handle.remove()
+    assert len(seen) == 4  # the prompt and three decoding steps all ran through W_key
 
 
 def test_bfloat16_weights_keep_their_layout():
@@ -287,7 +324,9 @@ def test_crop_to_context_from_the_generation_config(tmp_path):
     ids = prompt(12, NARROW_WINDOW.vocab_size)
     book = generate_text_simple(model, ids, max_new_tokens=40, context_size=32)
     assert torch.equal(loaded.generate(ids, max_new_tokens=40), book)
-    assert torch.equal(loaded.generate(ids, generation_config=copy.deepcopy(loaded.generation_config), max_new_tokens=40), book)
+    assert torch.equal(
+        loaded.generate(ids, generation_config=copy.deepcopy(loaded.generation_config), max_new_tokens=40), book
+    )
     with pytest.raises(ValueError, match="context_length=32"):
         loaded.generate(ids, max_new_tokens=40, crop_to_context=False)
 
@@ -326,7 +365,13 @@ def test_cli_generate_sampling_options_and_seed(tiny_checkpoint, checkpoint_mode
     assert main(["generate", str(tiny_checkpoint), "Hello", "--max-new-tokens", "12", *options]) == 0
     set_seed(5)
     want = expected_text(
-        checkpoint_model, gpt2_tokenizer, "Hello", max_new_tokens=12, do_sample=True, top_k=20, temperature=0.9,
+        checkpoint_model,
+        gpt2_tokenizer,
+        "Hello",
+        max_new_tokens=12,
+        do_sample=True,
+        top_k=20,
+        temperature=0.9,
         repetition_penalty=1.2,
     )
     assert capsys.readouterr().out == want + "\n"
@@ -351,7 +396,9 @@ def test_cli_generate_passes_only_the_options_given(options, expected):
     assert _generate_kwargs(args) == expected
 
 
-def test_cli_generate_refuses_what_does_not_fit_and_crops_on_request(tiny_checkpoint, checkpoint_model, gpt2_tokenizer, capsys):
+def test_cli_generate_refuses_what_does_not_fit_and_crops_on_request(
+    tiny_checkpoint, checkpoint_model, gpt2_tokenizer, capsys
+):
     argv = ["generate", str(tiny_checkpoint), "Every effort moves you", "--max-new-tokens", "70"]
     assert main(argv) == 2
     err = capsys.readouterr().err
