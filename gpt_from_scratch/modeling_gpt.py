@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from torch import nn
 from torch.nn import functional as F
 from transformers import initialization as init
-from transformers.cache_utils import Cache, DynamicCache
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 from transformers.generation import GenerationConfig, GenerationMixin
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
@@ -131,6 +131,72 @@ class MultiHeadAttention(nn.Module):
         )
         context = context.reshape(batch, seq_len, -1).contiguous()
         return self.out_proj(context), attn_weights
+
+
+class PreallocatedLayer(DynamicLayer):
+    """transformers' ``DynamicLayer`` that writes new keys and values into room set aside in advance.
+
+    ``DynamicLayer`` concatenates: every decoding step allocates a cache one token longer and copies the
+    old one into it (on CPU, every such allocation also page-faults its memory in again). This layer
+    allocates room for ``max_length`` positions once (``generate()`` knows its final length), or doubles
+    its room when full, and gives attention views of the filled part. The rest (cropping, beam reordering,
+    batch selection, offloading) is ``DynamicLayer``'s: those replace ``keys`` and ``values``, and the next
+    update moves them into new room.
+    """
+
+    def __init__(self, max_length: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self._room: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        past = self.get_seq_length()
+        total = past + key_states.shape[-2]
+        if not self._room_holds(key_states, past, total):
+            self._make_room(key_states, past, total)
+        room_keys, room_values = self._room
+        room_keys[..., past:total, :] = key_states
+        room_values[..., past:total, :] = value_states
+        self.keys, self.values = room_keys[..., :total, :], room_values[..., :total, :]
+        return self.keys, self.values
+
+    def _room_holds(self, key_states: torch.Tensor, past: int, total: int) -> bool:
+        """Whether the current room fits ``total`` positions and already holds the ``past`` ones."""
+        if self._room is None:
+            return False
+        room_keys, room_values = self._room
+        fits = (
+            room_keys.shape[:2] == key_states.shape[:2]
+            and room_keys.shape[-1] == key_states.shape[-1]
+            and room_keys.dtype == key_states.dtype
+            and room_keys.device == key_states.device
+            and total <= room_keys.shape[-2]
+        )
+        # `keys` is still a view of the room unless a DynamicLayer method replaced it.
+        in_place = past == 0 or (
+            self.keys.data_ptr() == room_keys.data_ptr() and self.values.data_ptr() == room_values.data_ptr()
+        )
+        return fits and in_place
+
+    def _make_room(self, key_states: torch.Tensor, past: int, total: int) -> None:
+        capacity = self.max_length if self.max_length is not None and total <= self.max_length else 2 * total
+        shape = (*key_states.shape[:-2], capacity, key_states.shape[-1])
+        room_keys, room_values = key_states.new_empty(shape), key_states.new_empty(shape)
+        if past:
+            room_keys[..., :past, :] = self.keys
+            room_values[..., :past, :] = self.values
+        self._room = (room_keys, room_values)
+
+
+def preallocated_cache(config: GPTConfig, max_length: int | None = None) -> DynamicCache:
+    """A ``DynamicCache`` for ``config`` whose layers are :class:`PreallocatedLayer` (room for ``max_length``)."""
+    cache = DynamicCache(config=config)
+    cache.layers = [PreallocatedLayer(max_length=max_length) for _ in cache.layers]
+    return cache
 
 
 class TransformerBlock(GradientCheckpointingLayer):
@@ -327,7 +393,7 @@ class GPTBaseModel(GPTPreTrainedModel):
             use_cache: Return the (possibly new) cache; defaults to ``config.use_cache``.
         """
         if use_cache and cache is None:
-            cache = DynamicCache(config=self.config)
+            cache = preallocated_cache(self.config)
         past_length = cache.get_seq_length() if cache is not None else 0
         self._check_inputs(input_ids, inputs_embeds, attention_mask, past_length)
 
@@ -461,6 +527,26 @@ class GPTForCausalLM(GPTBaseModel, GenerationMixin):
         finally:
             for attention in attentions:
                 attention.fused_qkv = None
+
+    def _prepare_cache_for_generation(
+        self,
+        generation_config: GenerationConfig,
+        model_kwargs: dict[str, Any],
+        generation_mode: Any,
+        batch_size: int,
+        max_cache_length: int,
+    ) -> None:
+        """transformers' cache choice; its default ``DynamicCache`` gets room for the whole generation."""
+        user_cache = model_kwargs.get("cache")
+        super()._prepare_cache_for_generation(
+            generation_config, model_kwargs, generation_mode, batch_size, max_cache_length
+        )
+        if (
+            user_cache is None
+            and type(model_kwargs.get("cache")) is DynamicCache
+            and generation_config.cache_implementation in (None, "dynamic")
+        ):
+            model_kwargs["cache"] = preallocated_cache(self.config, max_length=max_cache_length)
 
     # Learned position embeddings end at `context_length`. By default generate() refuses, before any
     # compute, a request that would need more positions. `crop_to_context=True` (a generate() argument,
@@ -598,4 +684,4 @@ class GPTForCausalLM(GPTBaseModel, GenerationMixin):
         )
 
 
-__all__ = ["GPTPreTrainedModel", "GPTBaseModel", "GPTForCausalLM"]
+__all__ = ["GPTBaseModel", "GPTForCausalLM", "GPTPreTrainedModel"]

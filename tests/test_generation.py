@@ -6,10 +6,12 @@ import copy
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, GenerationConfig, TextStreamer, set_seed
+from transformers.cache_utils import DynamicLayer
 
 from gpt_from_scratch import GPTConfig, GPTForCausalLM, generate_text_simple
 from gpt_from_scratch.cli import main
 from gpt_from_scratch.generation import generate_text
+from gpt_from_scratch.modeling_gpt import PreallocatedLayer
 from tests.conftest import stock_gpt2_twin
 
 # Small vocabularies keep the book loop (which recomputes every logit of every position) fast; no
@@ -259,6 +261,61 @@ def test_a_hooked_projection_is_not_fused_away(narrow_model):
     finally:
         handle.remove()
     assert len(seen) == 4  # the prompt and three decoding steps all ran through W_key
+
+
+def test_preallocated_cache_layer_matches_dynamic_layer():
+    # transformers' DynamicLayer is the reference: same keys and values after every operation generate()
+    # and its helpers apply (appends, cropping, beam reordering, batch selection and repetition, reset).
+    generator = torch.Generator().manual_seed(0)
+
+    def states(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(torch.randn(batch, 2, length, 4, generator=generator) for _ in range(2))
+
+    ours, reference = PreallocatedLayer(max_length=6), DynamicLayer()
+    steps = [
+        ("update", 3, 3), ("update", 3, 1), ("update", 3, 2),  # fills the room of 6 exactly
+        ("update", 3, 1),  # past the room: grows
+        ("crop", -2), ("update", 3, 1),
+        ("reorder", [2, 0, 0]), ("update", 3, 1),
+        ("select", [0, 2]), ("update", 2, 2),
+        ("repeat", 2), ("update", 4, 1),
+        ("reset",), ("update", 4, 2), ("update", 4, 1),
+    ]  # fmt: skip
+    for step in steps:
+        if step[0] == "update":
+            key, value = states(step[1], step[2])
+            got, expected = ours.update(key, value), reference.update(key, value)
+            assert all(torch.equal(a, b) for a, b in zip(got, expected)), step
+        else:
+            for layer in (ours, reference):
+                if step[0] == "crop":
+                    layer.crop(step[1])
+                elif step[0] == "reorder":
+                    layer.reorder_cache(torch.tensor(step[1]))
+                elif step[0] == "select":
+                    layer.batch_select_indices(torch.tensor(step[1]))
+                elif step[0] == "repeat":
+                    layer.batch_repeat_interleave(step[1])
+                else:
+                    layer.reset()
+        assert ours.get_seq_length() == reference.get_seq_length(), step
+        if reference.get_seq_length():
+            assert torch.equal(ours.keys, reference.keys) and torch.equal(ours.values, reference.values), step
+
+
+def test_generate_writes_the_cache_in_place(wide_model):
+    cached_keys = []
+    attention = wide_model.trf_blocks[0].att
+    handle = attention.register_forward_hook(lambda module, args, out: cached_keys.append(args[2].layers[0].keys))
+    try:
+        out = wide_model.generate(prompt(5, WIDE_WINDOW.vocab_size), max_new_tokens=8, return_dict_in_generate=True)
+    finally:
+        handle.remove()
+    # One allocation, sized for the whole generation (5 + 8 - 1 cached positions): every step's keys are a
+    # longer view of the same memory, with nothing copied.
+    assert len({keys.data_ptr() for keys in cached_keys}) == 1
+    assert [keys.shape[-2] for keys in cached_keys] == list(range(5, 13))
+    assert isinstance(out.cache.layers[0], PreallocatedLayer) and out.cache.layers[0].max_length == 12
 
 
 def test_bfloat16_weights_keep_their_layout():
