@@ -14,7 +14,6 @@ so a file that carries code is refused instead of run.
 from __future__ import annotations
 
 import copy
-import json
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -380,9 +379,16 @@ def gpt_from_gpt2(gpt2: GPT2LMHeadModel, *, qkv_bias: bool | None = None) -> GPT
 
 
 def gpt2_from_gpt(model: GPTForCausalLM) -> GPT2LMHeadModel:
-    """A stock ``GPT2LMHeadModel`` with our model's weights (zero query/key/value biases if it has none)."""
+    """A stock ``GPT2LMHeadModel`` with a copy of our model's weights (zero query/key/value biases if it
+    has none): training or editing either model leaves the other as it was."""
     config = gpt2_config_from_gpt(model.config)
-    state_dict = gpt_to_gpt2_state_dict(model.state_dict(), model.config)
+    ours = model.state_dict()
+    # The renaming passes norms, embeddings and biases through as the same tensors; copy those.
+    shared = {tensor.untyped_storage().data_ptr() for tensor in ours.values()}
+    state_dict = {
+        name: tensor.clone() if tensor.untyped_storage().data_ptr() in shared else tensor
+        for name, tensor in gpt_to_gpt2_state_dict(ours, model.config).items()
+    }
     gpt2 = _model_from_state_dict(GPT2LMHeadModel, config, state_dict, source="the converted model")
     gpt2.generation_config = copy.deepcopy(model.generation_config)
     return gpt2

@@ -118,6 +118,14 @@ def test_ours_to_stock_gpt2_and_back(name):
     assert back.config.tie_word_embeddings == config.tie_word_embeddings
     _assert_state_dicts_equal(ours.state_dict(), back.state_dict())
 
+    # The stock model holds copies (even of weights that generate() stored input-major): editing or
+    # training it leaves ours as it was.
+    before = {name: tensor.clone() for name, tensor in ours.state_dict().items()}
+    with torch.no_grad():
+        for parameter in stock.parameters():
+            parameter.add_(1.0)
+    _assert_state_dicts_equal(ours.state_dict(), before)
+
 
 @pytest.mark.parametrize("name", sorted(GPT2_CONFIGS))
 def test_stock_gpt2_to_ours_and_back(name):
