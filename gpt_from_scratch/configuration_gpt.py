@@ -172,4 +172,4 @@ class GPTConfig(PreTrainedConfig):
                 )
 
 
-__all__ = ["GPTConfig", "GPT_CONFIG_124M", "PRESETS"]
+__all__ = ["GPT_CONFIG_124M", "PRESETS", "GPTConfig"]

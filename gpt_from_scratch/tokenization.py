@@ -14,9 +14,9 @@ from typing import Any
 import tiktoken
 import tokenizers
 from huggingface_hub.constants import HF_HOME
-from tokenizers import Tokenizer
 from tiktoken.load import load_tiktoken_bpe
 from tiktoken_ext.openai_public import r50k_pat_str
+from tokenizers import Tokenizer
 from transformers import AutoTokenizer, GPT2TokenizerFast, PreTrainedTokenizerBase
 from transformers.convert_slow_tokenizer import TikTokenConverter
 

@@ -20,8 +20,7 @@ from gpt_from_scratch.cli import main
 from gpt_from_scratch.metrics import metric_path
 from gpt_from_scratch.perplexity import compute_perplexity, score_tokens, sliding_windows
 from gpt_from_scratch.tokenization import save_tokenizer
-from tests.conftest import TINY_BOOK_CONFIG
-from tests.conftest import stock_gpt2_twin
+from tests.conftest import TINY_BOOK_CONFIG, stock_gpt2_twin
 
 ROOT = Path(__file__).resolve().parents[1]
 
