@@ -138,10 +138,10 @@ class PreallocatedLayer(DynamicLayer):
 
     ``DynamicLayer`` concatenates: every decoding step allocates a cache one token longer and copies the
     old one into it (on CPU, every such allocation also page-faults its memory in again). This layer
-    allocates room for ``max_length`` positions once (``generate()`` knows its final length), or doubles
-    its room when full, and gives attention views of the filled part. The rest (cropping, beam reordering,
-    batch selection, offloading) is ``DynamicLayer``'s: those replace ``keys`` and ``values``, and the next
-    update moves them into new room.
+    allocates room for ``max_length`` positions once (``generate()`` knows its final length), or without
+    that hint doubles its room when full, and gives attention views of the filled part. The rest
+    (cropping, beam reordering, batch selection, offloading) is ``DynamicLayer``'s: those replace ``keys``
+    and ``values``, and the next update moves them into new room.
     """
 
     def __init__(self, max_length: int | None = None, **kwargs: Any):
@@ -183,7 +183,10 @@ class PreallocatedLayer(DynamicLayer):
         return fits and in_place
 
     def _make_room(self, key_states: torch.Tensor, past: int, total: int) -> None:
-        capacity = self.max_length if self.max_length is not None and total <= self.max_length else 2 * total
+        if self.max_length is not None and total <= self.max_length:
+            capacity = self.max_length
+        else:  # no hint (a plain forward pass, which may be the only one) or outgrown: exact first, then doubling
+            capacity = total if past == 0 else 2 * total
         shape = (*key_states.shape[:-2], capacity, key_states.shape[-1])
         room_keys, room_values = key_states.new_empty(shape), key_states.new_empty(shape)
         if past:
