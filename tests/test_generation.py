@@ -318,6 +318,19 @@ def test_generate_writes_the_cache_in_place(wide_model):
     assert isinstance(out.cache.layers[0], PreallocatedLayer) and out.cache.layers[0].max_length == 12
 
 
+def test_cached_decoding_compiles_as_one_graph(narrow_model):
+    # torch.compile(fullgraph=True) fails on any graph break; the eager backend traces without code generation.
+    ids = prompt(6, NARROW_WINDOW.vocab_size)
+    compiled = torch.compile(narrow_model, fullgraph=True, backend="eager")
+    with torch.no_grad():
+        eager_out = narrow_model(input_ids=ids[:, :5], use_cache=True)
+        eager_step = narrow_model(input_ids=ids[:, 5:], cache=eager_out.cache)
+        out = compiled(input_ids=ids[:, :5], use_cache=True)
+        step = compiled(input_ids=ids[:, 5:], cache=out.cache)
+    assert out.cache.get_seq_length() == 6
+    torch.testing.assert_close(step.logits, eager_step.logits, rtol=0, atol=1e-5)
+
+
 def test_bfloat16_weights_keep_their_layout():
     # MKL's bfloat16 matrix-vector products are slower on input-major weights.
     model = seeded_model(NARROW_WINDOW).to(torch.bfloat16)
