@@ -8,10 +8,10 @@ import torch
 from transformers import AutoModelForCausalLM, GenerationConfig, TextStreamer, set_seed
 from transformers.cache_utils import DynamicLayer
 
-from gpt_from_scratch import GPTConfig, GPTForCausalLM, generate_text_simple
+from gpt_from_scratch import GPTConfig, GPTForCausalLM, generate_text_simple, modeling_gpt
 from gpt_from_scratch.cli import main
 from gpt_from_scratch.generation import generate_text
-from gpt_from_scratch.modeling_gpt import PreallocatedLayer
+from gpt_from_scratch.modeling_gpt import PreallocatedLayer, linear_across_threads
 from tests.conftest import stock_gpt2_twin
 
 # Small vocabularies keep the book loop (which recomputes every logit of every position) fast; no
@@ -261,6 +261,50 @@ def test_a_hooked_projection_is_not_fused_away(narrow_model):
     finally:
         handle.remove()
     assert len(seen) == 4  # the prompt and three decoding steps all ran through W_key
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("layout", ["row-major", "input-major"])
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("rows", [(1, 1), (3, 1), (2, 5)])
+def test_linear_across_threads_equals_f_linear(parts, layout, with_bias, rows):
+    generator = torch.Generator().manual_seed(parts)
+    weight = torch.randn(37, 16, generator=generator)  # 37 features: the blocks leave some over
+    if layout == "input-major":
+        weight = weight.t().contiguous().t()
+    bias = torch.randn(37, generator=generator) if with_bias else None
+    x = torch.randn(*rows, 16, generator=generator)
+    got = linear_across_threads(x, weight, bias, parts=parts)
+    assert got.shape == (*rows, 37) and got.is_contiguous()
+    torch.testing.assert_close(got, torch.nn.functional.linear(x, weight, bias), rtol=0, atol=1e-5)
+
+
+def test_decoding_splits_large_products_across_threads_with_the_same_results(wide_model, monkeypatch):
+    # The split needs several torch threads and weights above a size that these tiny models lower to 1 element.
+    monkeypatch.setattr(modeling_gpt, "_MIN_ELEMENTS_PER_THREAD", 1)
+    ids = torch.tensor([[0, 0, 5, 9, 2], [7, 1, 3, 3, 8]])
+    mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    swapped_during_steps = []
+    head = wide_model.out_head
+    handle = head.register_forward_hook(lambda module, args, out: swapped_during_steps.append("forward" in vars(module)))
+    torch.set_num_threads(2)
+    try:
+        out = wide_model.generate(
+            ids, attention_mask=mask, max_new_tokens=12, return_dict_in_generate=True, output_logits=True
+        )
+    finally:
+        torch.set_num_threads(1)
+        handle.remove()
+    assert swapped_during_steps == [False] + [True] * 11  # the prompt runs as it is; every step is split
+    assert not any("forward" in vars(module) for module in wide_model.modules())  # restored afterwards
+
+    # Against stock GPT-2 on one thread: the same tokens, and logits equal to rounding.
+    stock = stock_gpt2_twin(wide_model).generate(
+        ids, attention_mask=mask, max_new_tokens=12, return_dict_in_generate=True, output_logits=True
+    )
+    assert torch.equal(out.sequences, stock.sequences)
+    for ours, reference in zip(out.logits, stock.logits, strict=True):
+        assert (ours - reference).abs().max() <= 1e-5
 
 
 def test_preallocated_cache_layer_matches_dynamic_layer():
