@@ -1,4 +1,5 @@
-"""Writing checkpoint directories so that a crash never leaves a half-written one in place."""
+"""Checkpoint directories: written so that a crash never leaves a half-written one in place, and loaded
+(any causal LM with its tokenizer, local or from the Hub) with errors that name what is wrong."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-from .tokenization import build_gpt2_tokenizer, save_tokenizer
+from .tokenization import build_gpt2_tokenizer, load_tokenizer, save_tokenizer
+
+DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 @contextmanager
@@ -98,3 +103,69 @@ def save_checkpoint(
         if extra is not None:
             extra(tmp)
     return Path(save_directory)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA if available, else Apple's MPS, else the CPU; anything else as ``torch.device``."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_causal_lm(
+    model_name_or_path: str,
+    *,
+    tokenizer_name_or_path: str | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    trust_remote_code: bool = False,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load any causal LM and its tokenizer with the Auto classes, refusing models without a trained LM head.
+
+    Importing :mod:`gpt_from_scratch` registers this project's model, so its checkpoints load here
+    too. ``dtype="auto"`` keeps the checkpoint's dtype.
+
+    Raises:
+        FileNotFoundError: neither a local directory nor a reachable Hub id.
+        ValueError: the checkpoint is not a causal LM, or lacks weights (e.g. a base model without its head).
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r} is not one of {sorted(DTYPES)}")
+    try:
+        config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+    except OSError as error:
+        raise FileNotFoundError(f"cannot load a model from {model_name_or_path!r}: {error}") from None
+    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING and "AutoModelForCausalLM" not in (
+        getattr(config, "auto_map", None) or {}
+    ):
+        raise ValueError(
+            f"{model_name_or_path!r} is a {config.model_type!r} model, which has no causal language model class "
+            "(AutoModelForCausalLM cannot load it)"
+        )
+    model, info = AutoModelForCausalLM.from_pretrained(
+        model_name_or_path,
+        config=config,
+        dtype=DTYPES[dtype],
+        trust_remote_code=trust_remote_code,
+        output_loading_info=True,
+    )
+    if info["missing_keys"]:
+        missing = sorted(info["missing_keys"])
+        raise ValueError(
+            f"{model_name_or_path!r} has no trained causal LM head: {type(model).__name__} would initialise "
+            f"{len(missing)} weight(s) at random ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
+            f"its checkpoint is a {', '.join(config.architectures or ['model of another kind'])}"
+        )
+    try:
+        tokenizer = load_tokenizer(
+            tokenizer_name_or_path or model_name_or_path, trust_remote_code=trust_remote_code
+        )
+    except OSError as error:
+        raise FileNotFoundError(
+            f"cannot load a tokenizer from {tokenizer_name_or_path or model_name_or_path!r}: {error}"
+        ) from None
+    return model.to(resolve_device(device)).eval(), tokenizer

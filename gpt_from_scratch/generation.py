@@ -3,7 +3,7 @@
 The decoding itself is transformers' ``generate()`` (key/value cache, sampling, beams, stop strings);
 the model-specific part, the context-window limit and the book's opt-in cropping
 (``crop_to_context=True``), lives in :class:`~gpt_from_scratch.modeling_gpt.GPTForCausalLM`. Load
-checkpoints with :func:`gpt_from_scratch.perplexity.load_causal_lm`.
+checkpoints with :func:`gpt_from_scratch.checkpoint.load_causal_lm`.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import torch
 from safetensors import SafetensorError
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules import module as torch_module
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 from transformers.generation import GenerationConfig, GenerationMixin
@@ -481,11 +482,17 @@ def _linear_forward_across_threads(module: nn.Linear, x: torch.Tensor) -> torch.
     return linear_across_threads(x, module.weight, module.bias)
 
 
+def _runs_forward_hooks(layer: nn.Module) -> bool:
+    """Whether calling ``layer`` runs forward hooks, its own or global ones (``register_module_forward_hook``)."""
+    own = layer._forward_hooks or layer._forward_pre_hooks
+    return bool(own or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks)
+
+
 @torch.no_grad()
 def _stack_projections(*layers: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None] | None:
     """The (weight, bias) of one ``nn.Linear`` computing all ``layers`` side by side, or ``None`` where
     one of them is not a plain ``nn.Linear`` (an adapter, a quantised layer) or carries hooks."""
-    if not all(type(layer) is nn.Linear and not (layer._forward_hooks or layer._forward_pre_hooks) for layer in layers):
+    if not all(type(layer) is nn.Linear and not _runs_forward_hooks(layer) for layer in layers):
         return None
     weights = [layer.weight for layer in layers]
     if _is_cpu_float32(weights[0]):

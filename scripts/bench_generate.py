@@ -11,8 +11,10 @@ a slow spell on a shared machine cancels out within a repeat instead of landing 
     python scripts/bench_generate.py            # the full table: tens of minutes on 2 cores (124M)
     python scripts/bench_generate.py --quick    # small model, batch 1, 100 tokens, fp32: about a minute
 
-On a machine shared with other jobs, ``--threads 1`` gives steadier figures: threads of one operator
-wait for each other whenever one of them is descheduled.
+The thread count changes the comparison: our decoding splits its large float32 products across torch's
+threads, while stock GPT-2's few-row products run on one thread whatever the setting. ``--threads 1``
+compares the two single-threaded (steadier on a machine shared with other jobs: threads of one operator
+wait for each other whenever one of them is descheduled).
 """
 
 from __future__ import annotations

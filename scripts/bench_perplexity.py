@@ -18,8 +18,9 @@ import time
 import torch
 
 from gpt_from_scratch import PRESETS, GPTConfig, GPTForCausalLM
+from gpt_from_scratch.checkpoint import DTYPES, resolve_device
 from gpt_from_scratch.conversion import gpt2_from_gpt
-from gpt_from_scratch.perplexity import DTYPES, resolve_device, score_tokens
+from gpt_from_scratch.perplexity import score_tokens
 
 
 def parse_args() -> argparse.Namespace:

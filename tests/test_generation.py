@@ -263,6 +263,19 @@ def test_a_hooked_projection_is_not_fused_away(narrow_model):
     assert len(seen) == 4  # the prompt and three decoding steps all ran through W_key
 
 
+def test_a_global_module_hook_still_sees_every_projection(narrow_model):
+    key_layer = narrow_model.trf_blocks[0].att.W_key
+    seen = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, out: seen.append(1) if module is key_layer else None
+    )
+    try:
+        narrow_model.generate(prompt(5, NARROW_WINDOW.vocab_size), max_new_tokens=4)
+    finally:
+        handle.remove()
+    assert len(seen) == 4
+
+
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("layout", ["row-major", "input-major"])
 @pytest.mark.parametrize("with_bias", [True, False])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..checkpoint import DTYPES, load_causal_lm
 from ..generation import generate_text
-from ..perplexity import DTYPES, load_causal_lm
 
 SAMPLING_OPTIONS = ("temperature", "top_k", "top_p")
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..checkpoint import DTYPES, load_causal_lm
 from ..data import add_data_arguments, load_text_dataset_from_args
-from ..perplexity import DEFAULT_SEPARATOR, DTYPES, compute_perplexity, load_causal_lm, save_results
+from ..perplexity import DEFAULT_SEPARATOR, compute_perplexity, save_results
 
 
 def _positive_int(value: str) -> int:

@@ -13,6 +13,7 @@ absolute name; the computation is :func:`gpt_from_scratch.perplexity.compute_per
 import datasets
 import evaluate
 
+import gpt_from_scratch.checkpoint
 import gpt_from_scratch.perplexity
 
 _DESCRIPTION = """
@@ -81,7 +82,7 @@ class Perplexity(evaluate.Metric):
         device="auto",
         trust_remote_code=False,
     ):
-        model, tokenizer = gpt_from_scratch.perplexity.load_causal_lm(
+        model, tokenizer = gpt_from_scratch.checkpoint.load_causal_lm(
             model_id,
             tokenizer_name_or_path=tokenizer_id,
             dtype=dtype,
