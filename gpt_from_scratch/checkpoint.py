@@ -123,11 +123,13 @@ def load_causal_lm(
     dtype: str = "auto",
     device: str = "auto",
     trust_remote_code: bool = False,
+    revision: str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load any causal LM and its tokenizer with the Auto classes, refusing models without a trained LM head.
 
     Importing :mod:`gpt_from_scratch` registers this project's model, so its checkpoints load here
-    too. ``dtype="auto"`` keeps the checkpoint's dtype.
+    too. ``dtype="auto"`` keeps the checkpoint's dtype. ``revision`` (a branch, tag or commit of a Hub id)
+    applies to the model's repository, and to its tokenizer unless ``tokenizer_name_or_path`` names another.
 
     Raises:
         FileNotFoundError: neither a local directory nor a reachable Hub id.
@@ -136,7 +138,7 @@ def load_causal_lm(
     if dtype not in DTYPES:
         raise ValueError(f"dtype={dtype!r} is not one of {sorted(DTYPES)}")
     try:
-        config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code, revision=revision)
     except OSError as error:
         raise FileNotFoundError(f"cannot load a model from {model_name_or_path!r}: {error}") from None
     if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING and "AutoModelForCausalLM" not in (
@@ -151,6 +153,7 @@ def load_causal_lm(
         config=config,
         dtype=DTYPES[dtype],
         trust_remote_code=trust_remote_code,
+        revision=revision,
         output_loading_info=True,
     )
     if info["missing_keys"]:
@@ -162,7 +165,9 @@ def load_causal_lm(
         )
     try:
         tokenizer = load_tokenizer(
-            tokenizer_name_or_path or model_name_or_path, trust_remote_code=trust_remote_code
+            tokenizer_name_or_path or model_name_or_path,
+            trust_remote_code=trust_remote_code,
+            revision=None if tokenizer_name_or_path else revision,
         )
     except OSError as error:
         raise FileNotFoundError(

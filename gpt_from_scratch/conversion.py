@@ -290,25 +290,25 @@ def _refusal(source: str | Path, error: BaseException) -> str:
     )
 
 
-def _tokenizer_beside(name_or_path: str | Path) -> PreTrainedTokenizerBase | None:
+def _tokenizer_beside(name_or_path: str | Path, revision: str | None = None) -> PreTrainedTokenizerBase | None:
     """The tokenizer saved with a checkpoint (local directory or Hub id), or ``None`` if it has none."""
     path = Path(name_or_path)
     if path.is_dir():
         files = ("tokenizer.json", "tokenizer_config.json", "vocab.json")
         return AutoTokenizer.from_pretrained(path) if any((path / name).is_file() for name in files) else None
     try:
-        return AutoTokenizer.from_pretrained(str(name_or_path))
+        return AutoTokenizer.from_pretrained(str(name_or_path), revision=revision)
     except (OSError, ValueError):
         return None
 
 
-def _model_type(name_or_path: str | Path) -> str | None:
+def _model_type(name_or_path: str | Path, **hub_kwargs: Any) -> str | None:
     text = str(name_or_path)
     # A Hub id is "name" or "owner/name"; anything else that does not exist is a missing directory.
     if not Path(text).exists() and (Path(text).is_absolute() or text.startswith((".", "~")) or text.count("/") > 1):
         raise FileNotFoundError(f"{text}: no such checkpoint directory")
     try:
-        config_dict, _ = PreTrainedConfig.get_config_dict(str(name_or_path))
+        config_dict, _ = PreTrainedConfig.get_config_dict(str(name_or_path), **hub_kwargs)
     except OSError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FileNotFoundError(f"cannot read a transformers checkpoint from {name_or_path}: {reason}") from None
@@ -398,7 +398,7 @@ def load_gpt2(name_or_path: str | Path, *, qkv_bias: bool | None = None, **kwarg
     """Our model from a transformers GPT-2 checkpoint: a local directory or a Hub id such as
     ``openai-community/gpt2`` (``-medium``, ``-large``, ``-xl``). ``kwargs`` go to ``from_pretrained``
     (``revision``, ``token``, ...)."""
-    model_type = _model_type(name_or_path)
+    model_type = _model_type(name_or_path, **kwargs)
     if model_type != "gpt2":
         raise ValueError(f"{name_or_path} is a {model_type!r} checkpoint, not a GPT-2 ('gpt2') one")
     try:
@@ -545,7 +545,12 @@ def load_nanogpt(path: str | Path) -> GPTForCausalLM:
 
 
 def import_checkpoint(
-    src: str | Path, out: str | Path, source_format: str, *, config: GPTConfig | None = None
+    src: str | Path,
+    out: str | Path,
+    source_format: str,
+    *,
+    config: GPTConfig | None = None,
+    revision: str | None = None,
 ) -> GPTForCausalLM:
     """Convert ``src`` into a checkpoint directory of this package (safetensors, config, tokenizer).
 
@@ -554,12 +559,15 @@ def import_checkpoint(
         out: The directory to write (replaced atomically).
         source_format: ``"book"``, ``"gpt2"`` or ``"nanogpt"``.
         config: The architecture, for ``"book"`` only (the others carry theirs).
+        revision: For a GPT-2 Hub id: the branch, tag or commit to read (default: main).
 
     Returns:
         The converted model, as saved.
     """
     if source_format not in SOURCE_FORMATS:
         raise ValueError(f"source_format={source_format!r} is not one of {SOURCE_FORMATS}")
+    if revision is not None and source_format != "gpt2":
+        raise ValueError(f"a revision applies to GPT-2 Hub ids only, not to {source_format} checkpoint files")
     _check_distinct(src, out)
     if source_format == "book":
         if config is None:
@@ -568,10 +576,10 @@ def import_checkpoint(
     elif config is not None:
         raise ValueError(f"{source_format} checkpoints carry their own config: --config/--preset apply to book only")
     elif source_format == "gpt2":
-        model = load_gpt2(src)
+        model = load_gpt2(src, revision=revision)
     else:
         model = load_nanogpt(src)
-    tokenizer = _tokenizer_beside(src) if source_format == "gpt2" else None
+    tokenizer = _tokenizer_beside(src, revision) if source_format == "gpt2" else None
     save_checkpoint(model, out, tokenizer=tokenizer)
     return model
 

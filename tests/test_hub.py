@@ -437,3 +437,66 @@ def test_a_stranger_loads_the_pushed_files_from_a_hub(checkpoints, hub_server, g
                     got["hidden"], GPTBaseModel.forward(original, input_ids=ids).last_hidden_state
                 )
             assert got["pipeline_text"] == gpt2_tokenizer.decode(expected_ids)
+
+
+def test_generate_and_convert_take_hub_ids(checkpoints, hub_server, gpt2_tokenizer, tmp_path):
+    # `generate MODEL` and `convert SRC --from gpt2` accept Hub ids: served here by olah, read in a fresh
+    # process that knows the server only through HF_ENDPOINT.
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    url, repos = hub_server
+    causal_lm, causal_dir, _ = checkpoints["causal_lm"]
+    # Pinned commits, as the README advises (olah also answers a missing file on a branch with 401, not 404).
+    cli_gpt = _publish(stage_upload(causal_dir, repos / "cli-gpt", "me/cli-gpt").files, repos / "cli-gpt")
+    torch.manual_seed(5)
+    stock = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=64)).eval()
+    stock.save_pretrained(repos / "stock-gpt2")
+    save_tokenizer(gpt2_tokenizer, repos / "stock-gpt2")
+    stock_gpt2 = _publish({path.name: 0 for path in (repos / "stock-gpt2").iterdir()}, repos / "stock-gpt2")
+
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "HF_ENDPOINT": url,
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(  # noqa: PLW1510 (the return code is asserted with the stderr)
+            [sys.executable, "-m", "gpt_from_scratch", *args],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    printed = cli(
+        "generate", "me/cli-gpt", PROMPT, "--max-new-tokens", str(NEW_TOKENS), "--no-stream", "--revision", cli_gpt
+    )
+    ids = gpt2_tokenizer(PROMPT, return_tensors="pt").input_ids
+    assert printed.rstrip("\n") == gpt2_tokenizer.decode(_book_greedy_ids(causal_lm, ids))
+
+    cli("convert", "me/stock-gpt2", str(tmp_path / "converted"), "--from", "gpt2", "--revision", stock_gpt2)
+    assert (tmp_path / "converted" / "tokenizer.json").is_file()  # the Hub repository's tokenizer, saved beside
+    converted = GPTForCausalLM.from_pretrained(tmp_path / "converted").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(converted(input_ids=ids).logits, stock(input_ids=ids).logits)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["convert", "model.pth", "out", "--from", "book", "--preset", "tiny", "--revision", "v1"],
+        ["convert", "ck", "out", "--to", "gpt2", "--revision", "v1"],
+    ],
+    ids=["book-file", "export"],
+)
+def test_convert_refuses_a_revision_where_nothing_is_read_from_the_hub(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert "revision" in capsys.readouterr().err

@@ -37,6 +37,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         choices=TARGET_FORMATS,
         help="export a gpt-from-scratch checkpoint to a stock format",
     )
+    parser.add_argument("--revision", help="--from gpt2 with a Hub id: the branch, tag or commit hash to read (default: main)")
     architecture = parser.add_mutually_exclusive_group()
     architecture.add_argument(
         "--config", metavar="FILE", help="--from book: JSON with the book's config keys (emb_dim, n_layers, ...)"
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.target_format is not None:
         if args.config or args.preset:
             raise ValueError("--config/--preset apply to --from book only: a checkpoint to export carries its config")
+        if args.revision:
+            raise ValueError("--revision applies to --from gpt2 with a Hub id: --to exports a local checkpoint directory")
         model = export_checkpoint(args.src, args.out, args.target_format)
     else:
         config = None
@@ -57,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
             config = load_book_config(args.config)
         elif args.preset:
             config = GPTConfig.from_preset(args.preset)
-        model = import_checkpoint(args.src, args.out, args.source_format, config=config)
+        model = import_checkpoint(args.src, args.out, args.source_format, config=config, revision=args.revision)
     print(f"wrote {args.out}: {type(model).__name__}, {model.num_parameters():,} parameters")
     return 0

@@ -37,6 +37,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto", choices=list(DTYPES), help="weights dtype (default: the checkpoint's)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps... (default: the best available)")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow models whose code lives on the Hub")
+    parser.add_argument(
+        "--revision", help="for a Hub id: the branch, tag or commit hash to load (default: main); pin a commit to load what you read"
+    )
 
 
 def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,7 +58,11 @@ def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     model, tokenizer = load_causal_lm(
-        args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code
+        args.model,
+        dtype=args.dtype,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+        revision=args.revision,
     )
     text = generate_text(
         model,

@@ -28,6 +28,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tokenizer", default=None, help="tokenizer directory or Hub id (default: --model's)")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow models whose code lives on the Hub")
+    parser.add_argument(
+        "--revision", help="for a Hub id: the branch, tag or commit hash to load (default: main); pin a commit to load what you read"
+    )
     add_data_arguments(parser, default_split="test")
     parser.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="use only the first N rows")
     parser.add_argument(
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         device=args.device,
         trust_remote_code=args.trust_remote_code,
+        revision=args.revision,
     )
     result = compute_perplexity(
         model,
