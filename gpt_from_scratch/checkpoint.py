@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import os
 import shutil
@@ -174,3 +175,29 @@ def load_causal_lm(
             f"cannot load a tokenizer from {tokenizer_name_or_path or model_name_or_path!r}: {error}"
         ) from None
     return model.to(resolve_device(device)).eval(), tokenizer
+
+
+def add_loading_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of :func:`load_causal_lm`: ``--dtype``, ``--device``, ``--trust-remote-code``, ``--revision``."""
+    group = parser.add_argument_group("model loading")
+    group.add_argument("--dtype", default="auto", choices=list(DTYPES), help="weights dtype (default: the checkpoint's)")
+    group.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps... (default: the best available)")
+    group.add_argument("--trust-remote-code", action="store_true", help="allow models whose code lives on the Hub")
+    group.add_argument(
+        "--revision",
+        help="for a Hub id: the branch, tag or commit hash to load (default: main); pin a commit to load what you read",
+    )
+
+
+def load_causal_lm_from_args(
+    model_name_or_path: str, args: argparse.Namespace, tokenizer_name_or_path: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """:func:`load_causal_lm` with the values of :func:`add_loading_arguments`."""
+    return load_causal_lm(
+        model_name_or_path,
+        tokenizer_name_or_path=tokenizer_name_or_path,
+        dtype=args.dtype,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+        revision=args.revision,
+    )

@@ -591,7 +591,7 @@ class GPTForCausalLM(GPTBaseModel, GenerationMixin):
 
         With one row per sequence, each product reads its whole weight for little arithmetic, and MKL's
         float32 kernel reads it on one thread; split across threads, a decoding step of the 124M model on
-        two cores takes about a quarter less time (``scripts/bench_generate.py``). Only the instances'
+        two cores takes about a fifth less time (``scripts/bench_generate.py``). Only the instances'
         ``forward`` is swapped, so hooks, adapters wrapping a layer (LoRA calls its base layer) and the
         weights are as before; layers whose ``forward`` another library already replaced (accelerate's
         offloading hooks) and layer types other than plain ``nn.Linear`` are left alone.

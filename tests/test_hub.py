@@ -481,6 +481,19 @@ def test_generate_and_convert_take_hub_ids(checkpoints, hub_server, gpt2_tokeniz
     ids = gpt2_tokenizer(PROMPT, return_tensors="pt").input_ids
     assert printed.rstrip("\n") == gpt2_tokenizer.decode(_book_greedy_ids(causal_lm, ids))
 
+    # perplexity: one window over one line, against a plain cross-entropy of the original model.
+    line = "I HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough"
+    (tmp_path / "line.txt").write_text(line + "\n", encoding="utf-8")
+    record = tmp_path / "ppl.json"
+    cli("perplexity", "--model", "me/cli-gpt", "--revision", cli_gpt, "--dataset", "text", "--data-files",
+        str(tmp_path / "line.txt"), "--split", "train", "--max-length", "64", "--stride", "64",
+        "--output-json", str(record))  # fmt: skip
+    line_ids = gpt2_tokenizer(line, return_tensors="pt").input_ids
+    with torch.no_grad():
+        logits = GPTForCausalLM.forward(causal_lm, input_ids=line_ids).logits
+    reference = torch.nn.functional.cross_entropy(logits[0, :-1], line_ids[0, 1:]).exp().item()
+    assert json.loads(record.read_text())["perplexity"] == pytest.approx(reference, rel=1e-5)
+
     cli("convert", "me/stock-gpt2", str(tmp_path / "converted"), "--from", "gpt2", "--revision", stock_gpt2)
     assert (tmp_path / "converted" / "tokenizer.json").is_file()  # the Hub repository's tokenizer, saved beside
     converted = GPTForCausalLM.from_pretrained(tmp_path / "converted").eval()

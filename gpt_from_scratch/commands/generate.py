@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..checkpoint import DTYPES, load_causal_lm
+from ..checkpoint import add_loading_arguments, load_causal_lm_from_args
 from ..generation import generate_text
 
 SAMPLING_OPTIONS = ("temperature", "top_k", "top_p")
@@ -34,12 +34,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "as the book's generate_text_simple does (default: refuse requests that do not fit)",
     )
     parser.add_argument("--no-stream", dest="stream", action="store_false", help="print the text only once it is complete")
-    parser.add_argument("--dtype", default="auto", choices=list(DTYPES), help="weights dtype (default: the checkpoint's)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps... (default: the best available)")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow models whose code lives on the Hub")
-    parser.add_argument(
-        "--revision", help="for a Hub id: the branch, tag or commit hash to load (default: main); pin a commit to load what you read"
-    )
+    add_loading_arguments(parser)
 
 
 def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,13 +52,7 @@ def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    model, tokenizer = load_causal_lm(
-        args.model,
-        dtype=args.dtype,
-        device=args.device,
-        trust_remote_code=args.trust_remote_code,
-        revision=args.revision,
-    )
+    model, tokenizer = load_causal_lm_from_args(args.model, args)
     text = generate_text(
         model,
         tokenizer,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..checkpoint import DTYPES, load_causal_lm
+from ..checkpoint import add_loading_arguments, load_causal_lm_from_args
 from ..data import add_data_arguments, load_text_dataset_from_args
 from ..perplexity import DEFAULT_SEPARATOR, compute_perplexity, save_results
 
@@ -27,10 +27,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--model", required=True, help="local checkpoint directory or Hub id of any causal LM (ours, gpt2, ...)"
     )
     parser.add_argument("--tokenizer", default=None, help="tokenizer directory or Hub id (default: --model's)")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow models whose code lives on the Hub")
-    parser.add_argument(
-        "--revision", help="for a Hub id: the branch, tag or commit hash to load (default: main); pin a commit to load what you read"
-    )
+    add_loading_arguments(parser)
     add_data_arguments(parser, default_split="test")
     parser.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="use only the first N rows")
     parser.add_argument(
@@ -55,10 +52,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=_positive_int, default=4, help="windows per forward pass (default: 4)")
     parser.add_argument(
-        "--dtype", default="auto", choices=list(DTYPES), help="weights dtype (default: the checkpoint's)"
-    )
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps... (default: the best available)")
-    parser.add_argument(
         "--output-json",
         default=None,
         metavar="PATH",
@@ -72,14 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None:
         dataset = dataset.select(range(min(args.limit, len(dataset))))
     texts = dataset[args.text_column]
-    model, tokenizer = load_causal_lm(
-        args.model,
-        tokenizer_name_or_path=args.tokenizer,
-        dtype=args.dtype,
-        device=args.device,
-        trust_remote_code=args.trust_remote_code,
-        revision=args.revision,
-    )
+    model, tokenizer = load_causal_lm_from_args(args.model, args, tokenizer_name_or_path=args.tokenizer)
     result = compute_perplexity(
         model,
         tokenizer,
